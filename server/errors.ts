@@ -1,0 +1,112 @@
+/**
+ * One error class per HTTP outcome, and one table that maps them to status codes.
+ * Any stage may throw these; only the HTTP layer turns them into responses.
+ */
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'invalid_tile'
+  | 'invalid_parameter'
+  | 'not_found'
+  | 'unknown_udf'
+  | 'not_acceptable'
+  | 'udf_error'
+  | 'udf_load_error'
+  | 'udf_timeout'
+  | 'udf_unavailable'
+  | 'worker_crashed'
+  | 'internal_error';
+
+/** The one status table. */
+export const STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  invalid_tile: 400,
+  invalid_parameter: 400,
+  not_found: 404,
+  unknown_udf: 404,
+  not_acceptable: 406,
+  udf_error: 500,
+  udf_load_error: 500,
+  worker_crashed: 500,
+  internal_error: 500,
+  udf_unavailable: 503,
+  udf_timeout: 504,
+};
+
+/** Base class: a code, a sentence for the user, optional details (logs, traceback). */
+export class TilesmithError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'TilesmithError';
+    this.code = code;
+    this.details = details;
+  }
+  get status(): number {
+    return STATUS[this.code];
+  }
+}
+
+/** 400: something the user sent is malformed. */
+export class BadRequestError extends TilesmithError {
+  constructor(message: string, code: 'bad_request' | 'invalid_tile' | 'invalid_parameter' = 'bad_request', details?: Record<string, unknown>) {
+    super(code, message, details);
+    this.name = 'BadRequestError';
+  }
+}
+
+/** 404 */
+export class NotFoundError extends TilesmithError {
+  constructor(message: string, code: 'not_found' | 'unknown_udf' = 'not_found') {
+    super(code, message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** 406: the format does not fit the result kind. */
+export class NotAcceptableError extends TilesmithError {
+  constructor(message: string, accepted: string[]) {
+    super('not_acceptable', message, { accepted });
+    this.name = 'NotAcceptableError';
+  }
+}
+
+/** 500: the UDF threw, or returned something that cannot be served. */
+export class UdfError extends TilesmithError {
+  constructor(message: string, details?: { logs?: string[]; traceback?: string; [k: string]: unknown }) {
+    super('udf_error', message, details);
+    this.name = 'UdfError';
+  }
+}
+
+/** 500 / 503: the UDF could not be loaded (or keeps crashing). */
+export class UdfLoadError extends TilesmithError {
+  constructor(message: string, status: 500 | 503 = 500, details?: Record<string, unknown>) {
+    super(status === 503 ? 'udf_unavailable' : 'udf_load_error', message, details);
+    this.name = 'UdfLoadError';
+  }
+}
+
+/** 500: a Python worker died during the call. */
+export class WorkerCrashedError extends TilesmithError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('worker_crashed', message, details);
+    this.name = 'WorkerCrashedError';
+  }
+}
+
+/** 504: the UDF ran past its timeout. */
+export class UdfTimeoutError extends TilesmithError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('udf_timeout', message, details);
+    this.name = 'UdfTimeoutError';
+  }
+}
+
+/** Wraps anything thrown into a TilesmithError (unknown errors become 500 internal_error). */
+export function toTilesmithError(err: unknown): TilesmithError {
+  if (err instanceof TilesmithError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new TilesmithError('internal_error', `Internal error: ${message}`);
+}

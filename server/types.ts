@@ -1,0 +1,220 @@
+/**
+ * Shared types of the tilesmith pipeline. Stage modules import only this file and
+ * `errors.ts`; the app factory and the routes put the stages together.
+ */
+import type { Feature, FeatureCollection, Geometry } from 'geojson';
+
+/** `[west, south, east, north]` in EPSG:4326 degrees. */
+export type Bounds = [number, number, number, number];
+
+/** A Web-Mercator XYZ tile address (`y` counts down from the north, as in XYZ/slippy maps). */
+export interface TileCoord {
+  x: number;
+  y: number;
+  z: number;
+}
+
+/** The parameter types a UDF can declare. */
+export type ParamType = 'int' | 'float' | 'bool' | 'str' | 'list' | 'dict' | 'json' | 'geojson' | 'bounds';
+
+/** One declared UDF parameter. */
+export interface ParamSpec {
+  type: ParamType;
+  /** Used when the request does not carry the parameter. */
+  default?: unknown;
+  /** A request without the parameter (and no default) is answered 400. @default false */
+  required?: boolean;
+  description?: string;
+}
+
+export type ParamSpecs = Record<string, ParamSpec>;
+
+/** What a UDF's `run` receives. */
+export interface UdfContext<P = Record<string, unknown>> {
+  /** The area to compute, or `null` for a file call without bounds. */
+  bounds: Bounds | null;
+  /** The tile on tile calls, `null` otherwise. */
+  tile: TileCoord | null;
+  /** Requested raster size in pixels (256 or 512). */
+  tileSize: number;
+  /** Declared parameters, typed and with defaults applied. */
+  params: P;
+  /** Aborted on timeout or when the client disconnects. */
+  signal: AbortSignal;
+  /** Adds a line to the UDF's log (returned with errors, printed by the server). */
+  log: (...args: unknown[]) => void;
+}
+
+/** Per-UDF options shared by TypeScript and Python UDFs. */
+export interface UdfOptions {
+  /** Result cache lifetime, e.g. `'1h'`, `'90d'`, `'0s'` (off). @default '90d' */
+  cacheMaxAge?: string | number;
+  /** Wall-clock limit for one run, e.g. `'30s'`. @default the server's (120 s) */
+  timeout?: string | number;
+  /** Zoom range advertised in TileJSON and enforced on tile calls. @default 0 / 22 */
+  minzoom?: number;
+  maxzoom?: number;
+  /** Area advertised in TileJSON. @default the whole world */
+  bounds?: Bounds;
+  /** MVT tile extent. @default 4096 */
+  extent?: number;
+  /** MVT buffer in tile units. @default 64 */
+  buffer?: number;
+  /** Value range mapped onto 0–255 for non-uint8 rasters (request `rescale=` overrides). */
+  rescale?: [number, number];
+  /** Default colormap for single-band rasters (request `colormap=` overrides). */
+  colormap?: string;
+  /** Shown in the catalog and TileJSON. */
+  description?: string;
+  attribution?: string;
+  /**
+   * What the UDF returns, for metadata (style.json, QGIS, TileJSON) built before any run.
+   * When absent the server learns it from the first successful run (or a probe run).
+   */
+  kind?: 'vector' | 'raster' | 'json' | 'table';
+}
+
+/** A TypeScript UDF definition, as returned by `defineUdf()`. */
+export interface UdfDefinition<P = any> extends UdfOptions {
+  params?: ParamSpecs;
+  run: (ctx: UdfContext<P>) => unknown | Promise<unknown>;
+}
+
+/** Pixel data returned by a raster UDF. `data` is pixel-interleaved (band last). */
+export interface RasterData {
+  width: number;
+  height: number;
+  bands: 1 | 2 | 3 | 4;
+  data: Uint8Array | Uint8ClampedArray | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+  /** The area the pixels cover; defaults to the request's bounds. */
+  bounds?: Bounds;
+  /** Pixels with this value become transparent. */
+  noData?: number;
+}
+
+/** A table without geometry (e.g. a pandas DataFrame). */
+export interface TableData {
+  columns: string[];
+  rows: Record<string, unknown>[];
+}
+
+/** A UDF return value after normalisation. */
+export type NormalizedResult =
+  | { kind: 'vector'; features: Feature<Geometry | null>[] }
+  | { kind: 'table'; table: TableData }
+  | { kind: 'raster'; raster: RasterData }
+  | { kind: 'json'; value: unknown }
+  | { kind: 'empty' };
+
+export type ResultKind = NormalizedResult['kind'];
+
+export type { Feature, FeatureCollection, Geometry };
+
+/** What the encoders need to know about the request besides the result. */
+export interface EncodeContext {
+  udfName: string;
+  tile: TileCoord | null;
+  bounds: Bounds | null;
+  tileSize: number;
+  /** MVT layer name. */
+  layerName: string;
+  extent: number;
+  buffer: number;
+  rescale?: [number, number];
+  /** A colormap name or a custom one given as a list of `#rrggbb` stops. */
+  colormap?: string | string[];
+}
+
+/** One output format. Formats are values: they carry their media type and extensions. */
+export interface Encoder {
+  /** Canonical name used in `?format=`, e.g. `mvt`. */
+  name: string;
+  /** Other names accepted in `?format=` and as URL extensions, e.g. `pbf`. */
+  aliases: string[];
+  /** Extension used when the server builds a URL or a download file name. */
+  extension: string;
+  mediaType: string;
+  /** Result kinds this format can encode. */
+  accepts: ResultKind[];
+  encode(result: NormalizedResult, ctx: EncodeContext): Promise<Uint8Array> | Uint8Array;
+}
+
+/** A call handed to a UDF runtime. */
+export interface UdfCall {
+  bounds: Bounds | null;
+  tile: TileCoord | null;
+  tileSize: number;
+  params: Record<string, unknown>;
+  signal: AbortSignal;
+}
+
+/** What a runtime returns: the UDF's raw value (normalised later) and its log lines. */
+export interface UdfOutput {
+  value: unknown;
+  logs: string[];
+}
+
+/** Runs one loaded UDF. TypeScript and Python implement the same interface; routes never ask which. */
+export interface UdfRuntime {
+  run(call: UdfCall): Promise<UdfOutput>;
+  /** Releases processes or watchers held for this UDF. */
+  close?(): Promise<void>;
+}
+
+export type UdfLanguage = 'typescript' | 'python';
+
+/** A UDF as the registry holds it, loaded or failed. */
+export interface LoadedUdf {
+  name: string;
+  language: UdfLanguage;
+  /** The file or folder it came from. */
+  source: string;
+  /** Hash of the UDF's code: part of every cache key, so an edit invalidates results. */
+  codeHash: string;
+  params: ParamSpecs;
+  options: UdfOptions;
+  runtime?: UdfRuntime;
+  /** Set when the UDF failed to load: shown in the catalog, answered 500/503 on use. */
+  loadError?: { message: string; detail?: string; status?: 500 | 503 };
+}
+
+/** Loads one kind of UDF file (TypeScript module, Python file, Fused folder, zip). */
+export interface UdfLoader {
+  /** Returns the UDF name if this loader handles the directory entry, else null. */
+  match(entryPath: string, isDirectory: boolean): string | null;
+  load(name: string, entryPath: string): Promise<LoadedUdf>;
+  /** Files whose change should reload this entry (defaults to the entry itself). */
+  watchPaths?(entryPath: string): string[];
+  close?(): Promise<void>;
+}
+
+/** A stored result. `body` is the encoded response body (empty for 204). */
+export interface CacheEntry {
+  status: 200 | 204;
+  body: Uint8Array;
+  mediaType: string;
+  /** Strong ETag (quoted) of the body. */
+  etag: string;
+  /** Epoch ms when stored and when it stops being served. */
+  createdAt: number;
+  expiresAt: number;
+  /** Milliseconds the UDF and the encoder took when the entry was made. */
+  timings?: Record<string, number>;
+}
+
+/** A result cache. `getOrCompute` gives single-flight: concurrent identical misses compute once. */
+export interface ResultCache {
+  get(key: string): Promise<CacheEntry | undefined>;
+  set(key: string, entry: CacheEntry): Promise<void>;
+  delete(key: string): Promise<void>;
+  /**
+   * Returns the cached entry, or runs `compute` once for all concurrent callers of `key`
+   * and stores what it returns (unless it throws or returns `store: false`).
+   */
+  getOrCompute(
+    key: string,
+    compute: () => Promise<{ entry: CacheEntry; store: boolean }>,
+    options?: { reset?: boolean },
+  ): Promise<{ entry: CacheEntry; hit: boolean }>;
+  close?(): Promise<void>;
+}
