@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { UdfError } from '../errors.ts';
+import { raster, table } from '../udf/define.ts';
+import { normalizeResult } from './normalize.ts';
+
+const point = { type: 'Point', coordinates: [1, 2] } as const;
+const feature = (geometry: unknown, properties: unknown = { a: 1 }, id?: unknown) => ({ type: 'Feature', id, geometry, properties });
+
+function udfError(value: unknown): UdfError {
+  try {
+    normalizeResult(value);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UdfError);
+    return err as UdfError;
+  }
+  throw new Error('expected a UdfError');
+}
+
+describe('normalizeResult', () => {
+  it('passes a FeatureCollection through without copying features', () => {
+    const features = [feature(point, { a: 1 }, 7), feature(null)];
+    const r = normalizeResult({ type: 'FeatureCollection', features });
+    expect(r.kind).toBe('vector');
+    if (r.kind !== 'vector') return;
+    expect(r.features).toBe(features);
+    expect(r.features[0].id).toBe(7);
+    expect(r.features[0].properties).toEqual({ a: 1 });
+  });
+
+  it('wraps a single Feature and an array of Features', () => {
+    const f = feature(point);
+    expect(normalizeResult(f)).toEqual({ kind: 'vector', features: [f] });
+    const arr = [f, feature({ type: 'LineString', coordinates: [[0, 0], [1, 1]] })];
+    expect(normalizeResult(arr)).toEqual({ kind: 'vector', features: arr });
+  });
+
+  it('wraps bare geometries, including GeometryCollection', () => {
+    for (const g of [
+      point,
+      { type: 'MultiPoint', coordinates: [[1, 2], [3, 4, 5]] },
+      { type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 0]]] },
+      { type: 'MultiPolygon', coordinates: [[[[0, 0], [1, 0], [1, 1], [0, 0]]]] },
+      { type: 'MultiLineString', coordinates: [[[0, 0], [1, 1]]] },
+      { type: 'GeometryCollection', geometries: [point, { type: 'LineString', coordinates: [[0, 0], [1, 1]] }] },
+    ]) {
+      const r = normalizeResult(g);
+      expect(r).toEqual({ kind: 'vector', features: [{ type: 'Feature', geometry: g, properties: {} }] });
+      if (r.kind === 'vector') expect(r.features[0].geometry).toBe(g);
+    }
+  });
+
+  it('maps an empty FeatureCollection or [] to an empty vector result', () => {
+    expect(normalizeResult({ type: 'FeatureCollection', features: [] })).toEqual({ kind: 'vector', features: [] });
+    expect(normalizeResult([])).toEqual({ kind: 'vector', features: [] });
+  });
+
+  it('maps null and undefined to empty', () => {
+    expect(normalizeResult(null)).toEqual({ kind: 'empty' });
+    expect(normalizeResult(undefined)).toEqual({ kind: 'empty' });
+  });
+
+  it('recognises branded and plain rasters and infers bands', () => {
+    const branded = raster({ width: 2, height: 2, data: new Uint8Array(12) });
+    const r1 = normalizeResult(branded);
+    expect(r1).toEqual({ kind: 'raster', raster: branded });
+    if (r1.kind === 'raster') expect(r1.raster.bands).toBe(3);
+
+    const data = new Float32Array(8);
+    const r2 = normalizeResult({ width: 2, height: 2, data, noData: -1, extra: 'dropped' });
+    expect(r2.kind).toBe('raster');
+    if (r2.kind !== 'raster') return;
+    expect(r2.raster).toEqual({ width: 2, height: 2, bands: 2, data, noData: -1 });
+    expect(r2.raster.data).toBe(data); // no copy of the pixels
+  });
+
+  it('rejects rasters whose data does not fit width × height × bands', () => {
+    expect(udfError({ width: 2, height: 2, data: new Uint8Array(5) }).message).toMatch(/2×2 raster with 5 values/);
+    expect(udfError({ width: 2, height: 2, bands: 3, data: new Uint8Array(8) }).message).toMatch(/expected 12/);
+    expect(udfError({ width: 0, height: 2, data: new Uint8Array(0) }).message).toMatch(/positive integers/);
+    expect(udfError({ width: 1, height: 1, data: new BigInt64Array(1) }).message).toMatch(/BigInt64Array/);
+  });
+
+  it('recognises tables made with table()', () => {
+    const t = table([{ a: 1 }, { b: 'x' }]);
+    expect(normalizeResult(t)).toEqual({ kind: 'table', table: t });
+  });
+
+  it('maps primitives, plain objects and non-feature arrays to json', () => {
+    for (const v of ['hi', 0, 3.5, true, false, { a: 1 }, [1, 2], [{ a: 1 }], { type: 'Unknown' }]) {
+      expect(normalizeResult(v)).toEqual({ kind: 'json', value: v });
+    }
+  });
+
+  it('names the received type and the supported ones for unservable values', () => {
+    const cases: [unknown, RegExp][] = [
+      [() => 1, /a function/],
+      [Symbol('s'), /a symbol/],
+      [10n, /a bigint/],
+      [new Map(), /a Map instance/],
+      [new Date(0), /a Date instance/],
+      [new (class Thing {})(), /a Thing instance/],
+      [new Float32Array(4), /a Float32Array instance/],
+    ];
+    for (const [value, type] of cases) {
+      const err = udfError(value);
+      expect(err.message).toMatch(type);
+      expect(err.message).toMatch(/Supported: GeoJSON/);
+      expect(err.status).toBe(500);
+      expect(err.code).toBe('udf_error');
+    }
+  });
+
+  it('rejects invalid geometry shapes with a clear sentence', () => {
+    expect(udfError({ type: 'Point', coordinates: 'x' }).message).toBe(
+      'The UDF returned an invalid Point: its coordinates must be a position [x, y] of finite numbers, got "x".',
+    );
+    expect(udfError({ type: 'Point', coordinates: [1, NaN] }).message).toMatch(/finite numbers/);
+    expect(udfError({ type: 'LineString', coordinates: [[0, 0]] }).message).toMatch(/at least 2 positions/);
+    expect(udfError({ type: 'Polygon', coordinates: [[0, 0], [1, 1]] }).message).toMatch(/invalid Polygon/);
+    expect(udfError({ type: 'MultiPolygon', coordinates: [[[0, 0]]] }).message).toMatch(/invalid MultiPolygon/);
+    expect(udfError({ type: 'GeometryCollection', geometries: [{ type: 'Point' }] }).message).toMatch(/invalid Point/);
+    expect(udfError({ type: 'GeometryCollection' }).message).toMatch(/"geometries" must be an array/);
+  });
+
+  it('rejects malformed features, naming the index', () => {
+    expect(udfError({ type: 'FeatureCollection', features: [feature(point), feature({ type: 'Blob', coordinates: [] })] }).message).toMatch(
+      /^Feature 1 of the UDF result has a geometry of unknown type "Blob"/,
+    );
+    expect(udfError({ type: 'FeatureCollection', features: [feature(point), 'x'] }).message).toMatch(/Feature 1 .* is a string/);
+    expect(udfError({ type: 'FeatureCollection', features: {} }).message).toMatch(/not an array/);
+    expect(udfError([feature(point), 3]).message).toMatch(/item 1 is a number/);
+    expect(udfError(feature(point, 'props')).message).toMatch(/properties of type a string/);
+  });
+
+  it('normalises 10,000 features quickly', () => {
+    const features = Array.from({ length: 10_000 }, (_, i) =>
+      feature({ type: 'Polygon', coordinates: [[[i, 0], [i + 1, 0], [i + 1, 1], [i, 1], [i, 0]]] }, { i }),
+    );
+    const t0 = performance.now();
+    const r = normalizeResult({ type: 'FeatureCollection', features });
+    expect(r.kind).toBe('vector');
+    expect(performance.now() - t0).toBeLessThan(100);
+  });
+});

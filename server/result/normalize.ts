@@ -1,0 +1,233 @@
+import type { Feature, Geometry } from 'geojson';
+import { UdfError } from '../errors.ts';
+import type { NormalizedResult, RasterData, TableData } from '../types.ts';
+
+// Looked up by the global registry key (as define.ts does) rather than imported: stage
+// modules share only types.ts and errors.ts, and Symbol.for() is identical across copies.
+const RASTER_BRAND = Symbol.for('tilesmith.raster');
+const TABLE_BRAND = Symbol.for('tilesmith.table');
+
+const SUPPORTED =
+  'GeoJSON (FeatureCollection, Feature, Feature[] or a Geometry), raster() or { width, height, data: TypedArray }, ' +
+  'table(), a string, number, boolean, plain object or array, or null';
+
+const GEOMETRY_TYPES = new Set([
+  'Point',
+  'MultiPoint',
+  'LineString',
+  'MultiLineString',
+  'Polygon',
+  'MultiPolygon',
+  'GeometryCollection',
+]);
+
+type PixelArray = RasterData['data'];
+const PIXEL_ARRAYS: Function[] = [
+  Uint8Array,
+  Uint8ClampedArray,
+  Int8Array,
+  Uint16Array,
+  Int16Array,
+  Uint32Array,
+  Int32Array,
+  Float32Array,
+  Float64Array,
+];
+
+/**
+ * Turns whatever a UDF returned into one of the result kinds the encoders understand.
+ * Nothing is copied: features, rows and pixel buffers are passed through by reference, and
+ * validation is a single pass over the coordinates (this runs for every uncached tile).
+ * @throws UdfError when the value cannot be served (a function, a Map, a bigint, malformed GeoJSON…).
+ * @example
+ * normalizeResult({ type: 'Point', coordinates: [1, 2] });
+ * // → { kind: 'vector', features: [{ type: 'Feature', geometry: {…}, properties: {} }] }
+ */
+export function normalizeResult(value: unknown): NormalizedResult {
+  if (value === null || value === undefined) return { kind: 'empty' };
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return { kind: 'json', value };
+    case 'object':
+      break;
+    default:
+      throw unsupported(value);
+  }
+  const obj = value as Record<PropertyKey, unknown>;
+  if (obj[RASTER_BRAND] === true) return { kind: 'raster', raster: checkRaster(obj) };
+  if (obj[TABLE_BRAND] === true) return { kind: 'table', table: checkTable(obj) };
+
+  if (Array.isArray(obj)) {
+    if (obj.length === 0) return { kind: 'vector', features: [] };
+    if (!isTyped(obj[0], 'Feature')) return { kind: 'json', value: obj };
+    for (let i = 0; i < obj.length; i++) {
+      if (!isTyped(obj[i], 'Feature')) {
+        throw new UdfError(`The UDF returned an array that starts with Features but item ${i} is ${describe(obj[i])}; return only Features, or plain JSON values.`);
+      }
+      checkFeature(obj[i], i);
+    }
+    return { kind: 'vector', features: obj as Feature<Geometry | null>[] };
+  }
+
+  const proto = Object.getPrototypeOf(obj);
+  if (proto !== Object.prototype && proto !== null) throw unsupported(value);
+
+  const type = obj.type;
+  if (type === 'FeatureCollection') {
+    const features = obj.features;
+    if (!Array.isArray(features)) {
+      throw new UdfError(`The UDF returned a FeatureCollection whose "features" is ${describe(features)}, not an array.`);
+    }
+    for (let i = 0; i < features.length; i++) checkFeature(features[i], i);
+    return { kind: 'vector', features: features as Feature<Geometry | null>[] };
+  }
+  if (type === 'Feature') {
+    checkFeature(obj, 0);
+    return { kind: 'vector', features: [obj as unknown as Feature<Geometry | null>] };
+  }
+  if (typeof type === 'string' && GEOMETRY_TYPES.has(type)) {
+    checkGeometry(obj, 'The UDF returned');
+    return { kind: 'vector', features: [{ type: 'Feature', geometry: obj as unknown as Geometry, properties: {} }] };
+  }
+  if ('width' in obj && 'height' in obj && ArrayBuffer.isView(obj.data)) {
+    return { kind: 'raster', raster: checkRaster(obj) };
+  }
+  return { kind: 'json', value: obj };
+}
+
+function isTyped(v: unknown, type: string): boolean {
+  return typeof v === 'object' && v !== null && (v as { type?: unknown }).type === type;
+}
+
+function checkFeature(f: unknown, index: number): void {
+  if (!isTyped(f, 'Feature')) {
+    throw new UdfError(`Feature ${index} of the UDF result is ${describe(f)}, not a GeoJSON Feature.`);
+  }
+  const { geometry, properties } = f as { geometry?: unknown; properties?: unknown };
+  if (geometry !== null && geometry !== undefined) checkGeometry(geometry, `Feature ${index} of the UDF result has`);
+  if (properties !== null && properties !== undefined && (typeof properties !== 'object' || Array.isArray(properties))) {
+    throw new UdfError(`Feature ${index} of the UDF result has properties of type ${describe(properties)}; GeoJSON properties must be an object or null.`);
+  }
+}
+
+/** Validates shape and finiteness of every position; `where` starts the error sentence. */
+function checkGeometry(g: unknown, where: string): void {
+  if (typeof g !== 'object' || g === null) {
+    throw new UdfError(`${where} a geometry of type ${describe(g)}; expected a GeoJSON geometry object.`);
+  }
+  const { type, coordinates, geometries } = g as { type?: unknown; coordinates?: unknown; geometries?: unknown };
+  const bad = (needs: string, got: unknown): UdfError =>
+    new UdfError(`${where} an invalid ${String(type)}: its coordinates must be ${needs}, got ${preview(got)}.`);
+  switch (type) {
+    case 'Point':
+      if (!isPosition(coordinates)) throw bad('a position [x, y] of finite numbers', coordinates);
+      return;
+    case 'MultiPoint':
+    case 'LineString':
+      if (!isPositions(coordinates)) throw bad('an array of positions [x, y]', coordinates);
+      if (type === 'LineString' && coordinates.length === 1) throw bad('empty or at least 2 positions', coordinates);
+      return;
+    case 'MultiLineString':
+    case 'Polygon':
+      if (!isRings(coordinates)) throw bad('an array of arrays of positions [x, y]', coordinates);
+      return;
+    case 'MultiPolygon':
+      if (!Array.isArray(coordinates) || !coordinates.every(isRings)) {
+        throw bad('an array of polygons (arrays of rings of positions [x, y])', coordinates);
+      }
+      return;
+    case 'GeometryCollection':
+      if (!Array.isArray(geometries)) {
+        throw new UdfError(`${where} an invalid GeometryCollection: "geometries" must be an array, got ${preview(geometries)}.`);
+      }
+      for (const child of geometries) checkGeometry(child, where);
+      return;
+    default:
+      throw new UdfError(`${where} a geometry of unknown type ${preview(type)}; GeoJSON types are ${[...GEOMETRY_TYPES].join(', ')}.`);
+  }
+}
+
+function isPosition(p: unknown): boolean {
+  return Array.isArray(p) && p.length >= 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]) && (p.length === 2 || typeof p[2] === 'number');
+}
+
+function isPositions(a: unknown): a is unknown[] {
+  if (!Array.isArray(a)) return false;
+  for (let i = 0; i < a.length; i++) if (!isPosition(a[i])) return false;
+  return true;
+}
+
+function isRings(a: unknown): boolean {
+  if (!Array.isArray(a)) return false;
+  for (let i = 0; i < a.length; i++) if (!isPositions(a[i])) return false;
+  return true;
+}
+
+function checkRaster(obj: Record<PropertyKey, unknown>): RasterData {
+  const { width, height, data, bands, noData, bounds } = obj;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || (width as number) <= 0 || (height as number) <= 0) {
+    throw new UdfError(`The UDF returned a raster with width ${preview(width)} and height ${preview(height)}; both must be positive integers.`);
+  }
+  if (!PIXEL_ARRAYS.some((ctor) => data instanceof ctor)) {
+    throw new UdfError(
+      `The UDF returned a raster whose data is ${describe(data)}; use a Uint8Array, Uint8ClampedArray, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array, Float32Array or Float64Array.`,
+    );
+  }
+  const pixels = (width as number) * (height as number);
+  const length = (data as PixelArray).length;
+  const n = bands ?? length / pixels;
+  if (n !== 1 && n !== 2 && n !== 3 && n !== 4) {
+    throw new UdfError(`The UDF returned a ${width}×${height} raster with ${length} values, which is not 1, 2, 3 or 4 bands per pixel.`);
+  }
+  if (length !== pixels * n) {
+    throw new UdfError(`The UDF returned a ${width}×${height}×${n} raster whose data has ${length} values; expected ${pixels * n}.`);
+  }
+  if (noData !== undefined && noData !== null && typeof noData !== 'number') {
+    throw new UdfError(`The UDF returned a raster with noData ${preview(noData)}; it must be a number.`);
+  }
+  // Branded rasters already are RasterData; plain objects get a fresh (shallow) record so
+  // that stray keys do not travel on, while the pixel buffer itself is shared.
+  if (bands === n && obj[RASTER_BRAND] === true) return obj as unknown as RasterData;
+  const out: RasterData = { width: width as number, height: height as number, bands: n, data: data as PixelArray };
+  if (typeof noData === 'number') out.noData = noData;
+  if (Array.isArray(bounds)) out.bounds = bounds as RasterData['bounds'];
+  return out;
+}
+
+function checkTable(obj: Record<PropertyKey, unknown>): TableData {
+  if (!Array.isArray(obj.rows) || !Array.isArray(obj.columns) || !obj.columns.every((c) => typeof c === 'string')) {
+    throw new UdfError('The UDF returned a table whose "rows" or "columns" is not an array (build it with table(rows, columns?)).');
+  }
+  return obj as unknown as TableData;
+}
+
+function unsupported(value: unknown): UdfError {
+  return new UdfError(`The UDF returned ${describe(value)}, which cannot be served. Supported: ${SUPPORTED}.`);
+}
+
+/** A short, human name for the type of a value, e.g. "a function", "a Map instance". */
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  const t = typeof v;
+  if (t === 'bigint') return 'a bigint';
+  if (t === 'symbol') return 'a symbol';
+  if (t === 'function') return 'a function';
+  if (t !== 'object') return `a ${t}`;
+  if (Array.isArray(v)) return 'an array';
+  const name = Object.getPrototypeOf(v)?.constructor?.name;
+  return name && name !== 'Object' ? `a ${name} instance` : 'a plain object';
+}
+
+function preview(v: unknown): string {
+  let s: string;
+  try {
+    s = typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+  } catch {
+    s = describe(v);
+  }
+  if (s === undefined) s = describe(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
