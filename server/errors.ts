@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'not_found'
   | 'unknown_udf'
   | 'not_acceptable'
+  | 'uri_too_long'
   | 'udf_error'
   | 'udf_load_error'
   | 'udf_timeout'
@@ -25,6 +26,7 @@ export const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   unknown_udf: 404,
   not_acceptable: 406,
+  uri_too_long: 414,
   udf_error: 500,
   udf_load_error: 500,
   worker_crashed: 500,
@@ -50,7 +52,7 @@ export class TilesmithError extends Error {
 
 /** 400: something the user sent is malformed. */
 export class BadRequestError extends TilesmithError {
-  constructor(message: string, code: 'bad_request' | 'invalid_tile' | 'invalid_parameter' = 'bad_request', details?: Record<string, unknown>) {
+  constructor(message: string, code: 'bad_request' | 'invalid_tile' | 'invalid_parameter' | 'uri_too_long' = 'bad_request', details?: Record<string, unknown>) {
     super(code, message, details);
     this.name = 'BadRequestError';
   }

@@ -1,0 +1,229 @@
+import type { Context } from 'hono';
+import { cacheKey, etagFor } from '../cache/key.ts';
+import type { EncoderRegistry } from '../encoders/registry.ts';
+import { BadRequestError, NotFoundError, UdfLoadError } from '../errors.ts';
+import { resultResponse } from '../http/response.ts';
+import { coerceParams, parseRequestOptions } from '../params/coerce.ts';
+import { parseDuration } from '../params/duration.ts';
+import { normalizeResult } from '../result/normalize.ts';
+import { UDF_NAME } from '../udf/registry.ts';
+import type { Bounds, CacheEntry, LoadedUdf, NormalizedResult, ResultCache, TileCoord } from '../types.ts';
+
+/** What the app knows about each UDF from its runs (result kind and vector fields). */
+export interface UdfInsight {
+  kind: NormalizedResult['kind'];
+  fields: Record<string, string>;
+}
+
+export interface ServeDeps {
+  registry: { get(name: string): LoadedUdf | undefined };
+  encoders: EncoderRegistry;
+  cache: ResultCache;
+  /** Default result lifetime in seconds (90 days). */
+  defaultMaxAge: number;
+  /** Remembers the kind of result each UDF version returned (for TileJSON/style.json). */
+  insights: Map<string, UdfInsight>;
+  log: (msg: string) => void;
+}
+
+interface Flight {
+  controller: AbortController;
+  refs: number;
+}
+const flights = new Map<string, Flight>();
+
+/**
+ * Identical concurrent requests share one UDF run (single-flight), so the run's signal
+ * aborts only when every client waiting for it has disconnected, not the first one.
+ */
+function joinFlight(key: string, clientSignal: AbortSignal): { signal: AbortSignal; leave(): void } {
+  let flight = flights.get(key);
+  if (!flight) {
+    flight = { controller: new AbortController(), refs: 0 };
+    flights.set(key, flight);
+  }
+  const f = flight;
+  f.refs++;
+  let left = false;
+  const leave = () => {
+    if (left) return;
+    left = true;
+    clientSignal.removeEventListener('abort', onAbort);
+    if (--f.refs === 0 && flights.get(key) === f) flights.delete(key);
+  };
+  const onAbort = () => {
+    const last = f.refs === 1;
+    leave();
+    if (last) f.controller.abort(clientSignal.reason ?? new Error('client disconnected'));
+  };
+  if (clientSignal.aborted) queueMicrotask(onAbort);
+  else clientSignal.addEventListener('abort', onAbort, { once: true });
+  return { signal: f.controller.signal, leave };
+}
+
+/** Splits `?a=1&a=2&b=3` into `{ a: ['1','2'], b: ['3'] }`. */
+export function queryOf(c: Context): Record<string, string[]> {
+  return c.req.queries() as Record<string, string[]>;
+}
+
+/** Finds a UDF by name or throws 404 (or its load error). */
+export function requireUdf(deps: Pick<ServeDeps, 'registry'>, name: string): LoadedUdf {
+  if (!UDF_NAME.test(name)) {
+    throw new NotFoundError(`Unknown UDF ${JSON.stringify(name.slice(0, 100))}: UDF names contain only letters, digits, _ and -. See GET /udfs for the catalog.`, 'unknown_udf');
+  }
+  const udf = deps.registry.get(name);
+  if (!udf) throw new NotFoundError(`Unknown UDF '${name}'. See GET /udfs for the catalog.`, 'unknown_udf');
+  if (udf.loadError || !udf.runtime) {
+    throw new UdfLoadError(udf.loadError?.message ?? `UDF '${name}' has no runtime`, udf.loadError?.status ?? 500, {
+      detail: udf.loadError?.detail,
+    });
+  }
+  return udf;
+}
+
+export function insightKey(udf: LoadedUdf): string {
+  return `${udf.name}@${udf.codeHash}`;
+}
+
+function learn(deps: ServeDeps, udf: LoadedUdf, result: NormalizedResult): void {
+  if (result.kind === 'empty') return;
+  const key = insightKey(udf);
+  const known = deps.insights.get(key);
+  const fields: Record<string, string> = known?.fields ?? {};
+  if (result.kind === 'vector') {
+    for (const f of result.features.slice(0, 50)) {
+      for (const [k, v] of Object.entries(f.properties ?? {})) {
+        if (!(k in fields)) fields[k] = typeof v === 'number' ? 'Number' : typeof v === 'boolean' ? 'Boolean' : 'String';
+      }
+    }
+  }
+  deps.insights.set(key, { kind: result.kind, fields });
+}
+
+export interface ServeRequest {
+  udf: LoadedUdf;
+  mode: 'tile' | 'file';
+  tile: TileCoord | null;
+  bounds: Bounds | null;
+  /** URL extension (`mvt`, `png`, …) if the path had one. */
+  extension?: string;
+  filename?: string;
+}
+
+/**
+ * The pipeline after routing: params + format → cache key → (cached | run UDF → normalise →
+ * encode → store) → HTTP response. Tile and file routes differ only in how they get bounds.
+ */
+export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest): Promise<Response> {
+  const t0 = performance.now();
+  const { udf } = req;
+  const query = queryOf(c);
+  const opts = parseRequestOptions(query, req.extension);
+  // Validate requested formats before running anything: unknown names are 400 now; a
+  // format that does not fit the result kind can only be a 406 once the kind is known.
+  for (const f of [opts.format, opts.formatVector, opts.formatRaster]) {
+    if (f !== undefined && !deps.encoders.get(f)) {
+      throw new BadRequestError(`Unknown format '${f.slice(0, 40)}'. Accepted formats: ${deps.encoders.names().join(', ')}.`);
+    }
+  }
+  const params = coerceParams(udf.params, query);
+  const udfMaxAge = udf.options.cacheMaxAge !== undefined ? parseDuration(udf.options.cacheMaxAge, 'cacheMaxAge') : deps.defaultMaxAge;
+  const ttl = opts.maxAge ?? udfMaxAge;
+  const useCache = !opts.bypass && ttl > 0;
+  const canon = (f?: string) => (f ? deps.encoders.get(f)!.name : '');
+  const rescale = opts.rescale ?? udf.options.rescale;
+  const colormap = opts.colormap ?? udf.options.colormap;
+  const key = cacheKey({
+    udf: udf.name,
+    codeHash: udf.codeHash,
+    params: { ...params, '~rescale': rescale ?? null, '~colormap': colormap ?? null },
+    tile: req.tile,
+    bounds: req.tile ? null : req.bounds,
+    format: `${canon(opts.format)}|${canon(opts.formatVector)}|${canon(opts.formatRaster)}`,
+    tileSize: opts.tileSize,
+  });
+
+  const timings: Record<string, number> = {};
+  const flight = useCache ? joinFlight(key, c.req.raw.signal) : { signal: c.req.raw.signal, leave() {} };
+  const compute = async (): Promise<{ entry: CacheEntry; store: boolean }> => {
+    const tu = performance.now();
+    const output = await udf.runtime!.run({
+      bounds: req.bounds,
+      tile: req.tile,
+      tileSize: opts.tileSize,
+      params,
+      signal: flight.signal,
+    });
+    const result = normalizeResult(output.value);
+    timings.udf = performance.now() - tu;
+    learn(deps, udf, result);
+    const te = performance.now();
+    const requested =
+      (result.kind === 'vector' || result.kind === 'table' ? opts.formatVector : undefined) ??
+      (result.kind === 'raster' ? opts.formatRaster : undefined) ??
+      opts.format;
+    const encoder = deps.encoders.select(requested, result.kind, req.mode);
+    const emptyTile =
+      req.mode === 'tile' &&
+      (result.kind === 'empty' || (result.kind === 'vector' && result.features.length === 0));
+    const body = emptyTile
+      ? new Uint8Array(0)
+      : await encoder.encode(result, {
+          udfName: udf.name,
+          tile: req.tile,
+          bounds: req.bounds,
+          tileSize: opts.tileSize,
+          layerName: udf.name,
+          extent: udf.options.extent ?? 4096,
+          buffer: udf.options.buffer ?? 64,
+          rescale,
+          colormap,
+        });
+    timings.encode = performance.now() - te;
+    const now = Date.now();
+    const entry: CacheEntry = {
+      status: emptyTile ? 204 : 200,
+      body,
+      mediaType: encoder.mediaType,
+      etag: etagFor(body),
+      createdAt: now,
+      expiresAt: now + ttl * 1000,
+      timings: { udf: timings.udf, encode: timings.encode },
+    };
+    return { entry, store: useCache };
+  };
+
+  let entry: CacheEntry;
+  let status: 'HIT' | 'MISS' | 'BYPASS';
+  try {
+  if (!useCache) {
+    entry = (await compute()).entry;
+    status = 'BYPASS';
+  } else {
+    let reset = opts.reset;
+    if (!reset && opts.maxAge !== undefined) {
+      // cache_max_age is the oldest result this request accepts (Fused semantics).
+      const cached = await deps.cache.get(key);
+      if (cached && Date.now() - cached.createdAt > opts.maxAge * 1000) reset = true;
+    }
+    const got = await deps.cache.getOrCompute(key, compute, { reset });
+    entry = got.entry;
+    status = got.hit ? 'HIT' : 'MISS';
+    if (got.hit) {
+      timings.udf = 0;
+      timings.encode = 0;
+    } else {
+      timings.udf ??= entry.timings?.udf ?? 0;
+      timings.encode ??= entry.timings?.encode ?? 0;
+    }
+  }
+  } finally {
+    flight.leave();
+  }
+  timings.total = performance.now() - t0;
+  if (status === 'BYPASS') {
+    // Do not let browsers or CDNs keep a result the user asked not to cache.
+    entry = { ...entry, expiresAt: Date.now() };
+  }
+  return resultResponse(c, { entry, cacheStatus: status, cacheable: useCache, timings, filename: req.filename });
+}
