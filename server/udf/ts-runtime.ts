@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import Module, { register } from 'node:module';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format as formatLog } from 'node:util';
 import { UdfError, UdfTimeoutError } from '../errors.ts';
 import { RESERVED_PARAMS } from '../params/coerce.ts';
@@ -29,6 +30,28 @@ function patchConsole(): void {
       original(...args);
     };
   }
+}
+
+let resolveHookRegistered = false;
+/** Lets UDF files import 'tilesmith' even when their folder has no node_modules with it. */
+function registerResolveHook(): void {
+  if (resolveHookRegistered) return;
+  resolveHookRegistered = true;
+  register(new URL('../node/resolve-hook.mjs', import.meta.url));
+  // A .ts file in a folder without "type": "module" is compiled to CommonJS by tsx, and
+  // require() does not go through ESM hooks: give it the same fallback.
+  const M = Module as unknown as { _resolveFilename: (req: string, parent: unknown, ...rest: unknown[]) => string };
+  const original = M._resolveFilename;
+  const selfParent = { id: 'tilesmith', filename: fileURLToPath(new URL('../../package.json', import.meta.url)), paths: [] as string[] };
+  selfParent.paths = (Module as any)._nodeModulePaths(fileURLToPath(new URL('../..', import.meta.url)));
+  M._resolveFilename = function (request, parent, ...rest) {
+    try {
+      return original.call(this, request, parent, ...rest);
+    } catch (err) {
+      if (request === 'tilesmith' || request.startsWith('tilesmith/')) return original.call(this, request, selfParent, ...rest);
+      throw err;
+    }
+  };
 }
 
 /** Runs a TypeScript UDF in-process with a deadline and an AbortSignal. */
@@ -122,6 +145,7 @@ export function createTsLoader(opts: { timeoutMs: number }): UdfLoader {
       try {
         const code = await readFile(entryPath);
         base.codeHash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+        registerResolveHook();
         const { tsImport } = await import('tsx/esm/api');
         const mod = await tsImport(pathToFileURL(entryPath).href, import.meta.url);
         const def = mod.default?.default && !isUdfDefinition(mod.default) ? mod.default.default : mod.default;
