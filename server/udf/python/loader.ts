@@ -1,0 +1,295 @@
+/**
+ * The UdfLoader for Python UDFs: single files (`name.py`), Fused folders (`Name/Name.py` +
+ * meta.json + utils.py), folders with `main.py`, and `name.zip` packages. Each UDF is
+ * introspected in a worker of the pool that will run it.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
+import path from 'node:path';
+import type { LoadedUdf, ParamSpecs, UdfLoader, UdfOptions } from '../../types.ts';
+import { findPython, type ProbeResult } from './interpreter.ts';
+import { WorkerPool } from './pool.ts';
+import { FrameType } from './protocol.ts';
+import { createPythonRuntime, type CrashLedger, type UdfSpec } from './runtime.ts';
+
+export interface PythonLoaderOptions {
+  /** Interpreter for all workers (`--python`); otherwise probed, see `findPython`. */
+  python?: string;
+  /** Worker processes per interpreter. @default os.cpus().length */
+  workers?: number;
+  /** Address-space cap per worker in MB. @default 2048 */
+  memoryMb?: number;
+  /** Where `@cache` results and extracted zips live, e.g. `.tilesmith/cache/py`. */
+  cacheDir: string;
+  /** Limit for one run when the UDF sets none. @default 120000 */
+  timeoutMs?: number;
+  /** Environment variables for every worker. */
+  env?: Record<string, string>;
+  log?: (msg: string) => void;
+}
+
+/**
+ * Per-UDF settings, from `name.tilesmith.json` next to the UDF (or inside its folder), or the
+ * `tilesmith` key of a Fused folder's meta.json. Relative paths are relative to that file.
+ */
+export interface PythonUdfConfig {
+  /** An interpreter, or a venv folder (its `bin/python` is used). */
+  python?: string;
+  env?: Record<string, string>;
+  /** e.g. `'30s'`, or seconds. */
+  timeout?: string | number;
+  memory_mb?: number;
+  /** Worker processes for this UDF's own pool (only with its own python/env/memory_mb). */
+  workers?: number;
+}
+
+interface Entry {
+  kind: 'file' | 'fused' | 'folder' | 'zip';
+  /** The .py file to import (unknown for zips until extracted). */
+  entry?: string;
+  /** Files whose bytes make up the code hash. */
+  files: string[];
+  config: PythonUdfConfig;
+  configDir: string;
+  meta?: Record<string, any>;
+}
+
+const UDF_TEXT = /@(\w+\.)?udf\b|^def\s+udf\s*\(/m;
+const DEFAULT_TIMEOUT_MS = 120_000;
+
+/**
+ * Creates the loader; hand it to the UDF registry next to the TypeScript loader.
+ * @example
+ * const python = createPythonLoader({ cacheDir: '.tilesmith/cache/py', log: console.log });
+ * const registry = await createRegistry({ dir: 'udfs', loaders: [tsLoader, python] });
+ * // on shutdown: await python.close();
+ */
+export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { close(): Promise<void> } {
+  const cacheDir = path.resolve(opts.cacheDir);
+  const workers = Math.max(1, opts.workers ?? cpus().length);
+  const memoryMb = opts.memoryMb ?? 2048;
+  const log = opts.log ?? (() => {});
+  const pools = new Map<string, WorkerPool>();
+  const crashes: CrashLedger = new Map();
+  let probe: Promise<ProbeResult> | undefined;
+
+  const defaultPython = () =>
+    (probe ??= findPython({ python: opts.python }).then((r) => {
+      for (const t of r.tried) log(`[python] skipped ${t}`);
+      if (r.python) {
+        const p = r.python;
+        log(`[python] using ${p.executable} (Python ${p.version}, numpy ${p.numpy}, pandas ${p.pandas}, ${p.geopandas ? `geopandas ${p.geopandas}` : 'no geopandas'})`);
+      }
+      return r;
+    }));
+
+  const poolFor = (python: string, mem: number, env: Record<string, string>, n: number) => {
+    const key = JSON.stringify([python, mem, Object.entries(env).sort(), n]);
+    let pool = pools.get(key);
+    if (!pool) pools.set(key, (pool = new WorkerPool({ python, workers: n, memoryMb: mem, cacheDir, env, log })));
+    return pool;
+  };
+
+  return {
+    match(entryPath, isDirectory) {
+      const base = path.basename(entryPath);
+      if (base.startsWith('.') || base.startsWith('_')) return null;
+      if (isDirectory) {
+        if (base === 'node_modules' || base === '__pycache__') return null;
+        return existsSync(path.join(entryPath, `${base}.py`)) || existsSync(path.join(entryPath, 'main.py')) ? base : null;
+      }
+      if (base.endsWith('.zip')) return base.slice(0, -4);
+      if (!base.endsWith('.py')) return null;
+      const dir = path.dirname(entryPath);
+      const dirName = path.basename(dir);
+      // A helper inside a UDF folder is part of that UDF, not a UDF of its own.
+      if (existsSync(path.join(dir, `${dirName}.py`)) || existsSync(path.join(dir, 'main.py')) || existsSync(path.join(dir, 'meta.json'))) {
+        if (base !== `${dirName}.py` && base !== 'main.py') return null;
+      }
+      // Helper modules next to single-file UDFs (no @udf, no `def udf`) are not served.
+      try {
+        if (!UDF_TEXT.test(readFileSync(entryPath, 'utf8'))) return null;
+      } catch {
+        return null;
+      }
+      return base.slice(0, -3);
+    },
+
+    watchPaths(entryPath) {
+      try {
+        const e = resolveEntry(entryPath);
+        return [...new Set([...(e.kind === 'zip' ? [path.resolve(entryPath)] : e.files), ...configFiles(entryPath).filter(existsSync)])];
+      } catch {
+        return [entryPath];
+      }
+    },
+
+    async load(name, entryPath): Promise<LoadedUdf> {
+      const base: LoadedUdf = { name, language: 'python', source: entryPath, codeHash: '', params: {}, options: {} };
+      let e: Entry;
+      try {
+        e = resolveEntry(entryPath);
+        base.codeHash = hashFiles(e.files);
+      } catch (err) {
+        return { ...base, loadError: { message: `Python UDF "${name}" could not be read: ${(err as Error).message}`, status: 500 } };
+      }
+      let python: string;
+      if (e.config.python) {
+        const p = path.resolve(e.configDir, e.config.python);
+        python = existsSync(p) && statSync(p).isDirectory() ? path.join(p, 'bin', 'python') : p;
+      } else {
+        const r = await defaultPython();
+        if (!r.python) {
+          return {
+            ...base,
+            loadError: {
+              message: `Python UDF "${name}" cannot run: no Python interpreter that can import numpy and pandas was found. Set TILESMITH_PYTHON or --python (tried: ${r.tried.join('; ')})`,
+              status: 503,
+            },
+          };
+        }
+        python = r.python.executable;
+      }
+      const mem = e.config.memory_mb ?? memoryMb;
+      const env = { ...opts.env, ...e.config.env };
+      const own = e.config.python || e.config.env || e.config.memory_mb;
+      const pool = poolFor(python, mem, env, own ? Math.max(1, e.config.workers ?? workers) : workers);
+
+      const step = e.meta?.job_config?.steps?.[0]?.udf ?? e.meta ?? {};
+      const spec: UdfSpec = {
+        name,
+        codeHash: base.codeHash,
+        ...(e.entry ? { entry: e.entry } : {}),
+        ...(e.kind === 'zip' ? { zip: { path: path.resolve(entryPath), dir: path.join(cacheDir, '_zips', `${name}-${base.codeHash}`) } } : {}),
+        ...(step.parameters && typeof step.parameters === 'object' ? { defaults: step.parameters } : {}),
+        ...(typeof step.entrypoint === 'string' ? { entrypoint: step.entrypoint } : {}),
+      };
+
+      let frame;
+      try {
+        ({ frame } = await pool.request({
+          type: FrameType.load,
+          header: { udf: spec },
+          what: `loading UDF "${name}"`,
+          timeoutMs: Math.max(60_000, opts.timeoutMs ?? 0),
+          affinity: `${name}@${base.codeHash}`,
+        }));
+      } catch (err) {
+        const x = err as Error & { details?: Record<string, unknown>; status?: number };
+        return {
+          ...base,
+          loadError: { message: `Python UDF "${name}" failed to load: ${x.message}`, detail: x.details?.stderr as string | undefined, status: x.status === 503 ? 503 : 500 },
+        };
+      }
+      const h = frame.header;
+      if (frame.type === FrameType.error) {
+        return { ...base, loadError: { message: `Python UDF "${name}" failed to load: ${h.message}`, detail: h.traceback, status: 500 } };
+      }
+      for (const line of h.logs ?? []) log(`[${name}] ${line}`);
+
+      const params: ParamSpecs = {};
+      for (const [k, p] of Object.entries(h.params as Record<string, any>)) {
+        params[k] = { type: p.type, ...(p.default !== undefined ? { default: p.default } : {}), ...(p.required ? { required: true } : {}) };
+      }
+      const options: UdfOptions = { ...h.options };
+      if (e.config.timeout !== undefined) options.timeout = e.config.timeout;
+      let timeoutMs: number;
+      try {
+        timeoutMs = options.timeout !== undefined ? durationMs(options.timeout) : (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      } catch (err) {
+        return { ...base, params, options, loadError: { message: `Python UDF "${name}": ${(err as Error).message}`, status: 500 } };
+      }
+      return {
+        ...base,
+        params,
+        options,
+        runtime: createPythonRuntime({ spec, params, pool, timeoutMs, memoryMb: mem, crashes }),
+      };
+    },
+
+    async close() {
+      await Promise.all([...pools.values()].map((p) => p.close()));
+      pools.clear();
+    },
+  };
+}
+
+/** Config file candidates, in order of precedence. */
+function configFiles(entryPath: string): string[] {
+  const base = path.basename(entryPath).replace(/\.(py|zip)$/, '');
+  const out = [path.join(path.dirname(entryPath), `${base}.tilesmith.json`)];
+  if (isDir(entryPath)) out.unshift(path.join(entryPath, 'tilesmith.json'), path.join(entryPath, `${base}.tilesmith.json`));
+  return out;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function resolveEntry(entryPath: string): Entry {
+  const base = path.basename(entryPath).replace(/\.(py|zip)$/, '');
+  let kind: Entry['kind'];
+  let entry: string | undefined;
+  let files: string[];
+  let meta: Record<string, any> | undefined;
+  if (isDir(entryPath)) {
+    const fused = path.join(entryPath, `${base}.py`);
+    kind = existsSync(fused) ? 'fused' : 'folder';
+    entry = kind === 'fused' ? fused : path.join(entryPath, 'main.py');
+    if (!existsSync(entry)) throw new Error(`${entryPath} has neither ${base}.py nor main.py`);
+    files = listSources(entryPath);
+    const metaPath = path.join(entryPath, 'meta.json');
+    if (existsSync(metaPath)) meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+  } else {
+    kind = entryPath.endsWith('.zip') ? 'zip' : 'file';
+    entry = kind === 'file' ? path.resolve(entryPath) : undefined;
+    files = [path.resolve(entryPath)];
+  }
+  let config: PythonUdfConfig = {};
+  let configDir = path.dirname(path.resolve(entryPath));
+  const sidecar = configFiles(entryPath).find(existsSync);
+  if (sidecar) {
+    config = JSON.parse(readFileSync(sidecar, 'utf8'));
+    configDir = path.dirname(sidecar);
+    files.push(sidecar);
+  } else if (meta?.tilesmith) {
+    config = meta.tilesmith;
+    configDir = path.resolve(entryPath);
+  }
+  return { kind, entry: entry && path.resolve(entry), files, config, configDir, meta };
+}
+
+/** All .py files and meta.json under a UDF folder, sorted (skips __pycache__ and dot folders). */
+function listSources(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const ent of readdirSync(d, { withFileTypes: true })) {
+      if (ent.name.startsWith('.') || ent.name === '__pycache__' || ent.name === 'node_modules') continue;
+      const p = path.join(d, ent.name);
+      if (ent.isDirectory()) walk(p);
+      else if (ent.name.endsWith('.py') || ent.name === 'meta.json' || ent.name.endsWith('.tilesmith.json') || ent.name === 'tilesmith.json') out.push(path.resolve(p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+function hashFiles(files: string[]): string {
+  const h = createHash('sha256');
+  for (const f of [...new Set(files)].sort()) {
+    h.update(path.basename(f)).update('\0').update(readFileSync(f)).update('\0');
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** `'30s'` / `'5m'` / `'1h'` / seconds → milliseconds (same grammar as the server's durations). */
+function durationMs(v: string | number): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/i.exec(String(v));
+  if (!m) throw new Error(`invalid timeout ${JSON.stringify(v)}: expected e.g. 30s, 5m, 1h`);
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[(m[2] || 's').toLowerCase()] * 1000;
+}

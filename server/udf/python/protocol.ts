@@ -1,0 +1,272 @@
+/**
+ * The byte protocol between Node and a Python worker (worker.py), and the decoding of
+ * result payloads into values the server's normaliser accepts.
+ *
+ * ## Frames (both directions, over the worker's stdin / stdout)
+ * ```
+ * u32 LE   n        length of everything after these 4 bytes
+ * u8       type     'L' load, 'C' call, 'P' echo        (Node → worker)
+ *                   'H' hello, 'R' result, 'E' error    (worker → Node)
+ * u32 LE   h        length of the JSON header
+ * h bytes  header   UTF-8 JSON; carries `id`, and for bulk data `buffers: [[offset, length], …]`
+ * n-5-h    payload  the buffers, each starting at an 8-byte aligned offset into the payload
+ * ```
+ *
+ * ## Result descriptors (`header.result`) — bulk data is never JSON
+ * - `{t:'json', value}`: str / int / float / bool / dict / list / None.
+ * - `{t:'raster', dtype, width, height, bands, data, bounds?}`: `data` is a buffer index of
+ *   pixel-interleaved (band-last), C-ordered, little-endian samples of `dtype` (uint8, int8,
+ *   uint16, int16, uint32, int32, float32, float64). Python already transposed bands-first input.
+ * - `{t:'table', rows, columns}` and `{t:'features', rows, columns, geometry: {offsets, data}}`
+ *   (a GeoDataFrame, already in EPSG:4326). Each column is `{name, type, data, offsets?, valid?}`:
+ *   - `float`: `data` = rows × float64; `int`: rows × int64; `bool`: rows × uint8 (0/1);
+ *   - `str` / `json`: `offsets` = (rows + 1) × uint32 byte offsets into `data` (UTF-8); `json`
+ *     cells hold JSON text (mixed or nested Python objects);
+ *   - `valid` (present only when a column has nulls): rows × uint8, 0 = null. NaN floats are null.
+ *   - geometry: `offsets` (rows + 1) × uint32 into `data`, the concatenated WKB (ISO or EWKB,
+ *     2-D or 3-D) of each row; an empty slice is a null geometry.
+ */
+import type { Feature, FeatureCollection, Geometry, Position } from 'geojson';
+import { raster, table } from '../define.ts';
+import type { Bounds, RasterData } from '../../types.ts';
+
+/** Frame type bytes. */
+export const FrameType = {
+  load: 0x4c, // 'L'
+  call: 0x43, // 'C'
+  echo: 0x50, // 'P'
+  hello: 0x48, // 'H'
+  result: 0x52, // 'R'
+  error: 0x45, // 'E'
+} as const;
+
+/** One decoded frame. `payload` is a view into the received bytes. */
+export interface Frame {
+  type: number;
+  header: Record<string, any>;
+  payload: Uint8Array;
+}
+
+/**
+ * Encodes one frame. Payload parts are laid out at 8-byte aligned offsets and their
+ * `[offset, length]` pairs are added to the header as `buffers`.
+ * @example proc.stdin.write(encodeFrame(FrameType.call, { id: 1, params: {} }));
+ */
+export function encodeFrame(type: number, header: Record<string, unknown>, parts: Uint8Array[] = []): Buffer {
+  let pos = 0;
+  const buffers: [number, number][] = [];
+  for (const p of parts) {
+    buffers.push([pos, p.byteLength]);
+    pos += p.byteLength + ((8 - (p.byteLength % 8)) % 8);
+  }
+  const json = Buffer.from(JSON.stringify(parts.length ? { ...header, buffers } : header));
+  const out = Buffer.alloc(9 + json.length + pos);
+  out.writeUInt32LE(5 + json.length + pos, 0);
+  out[4] = type;
+  out.writeUInt32LE(json.length, 5);
+  json.copy(out, 9);
+  let at = 9 + json.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength + ((8 - (p.byteLength % 8)) % 8);
+  }
+  return out;
+}
+
+/**
+ * Splits a byte stream into frames. Chunks are kept in a list and joined once per frame, so a
+ * large frame arriving in many 64 KiB pipe reads costs one copy, not one per read.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private length = 0;
+
+  /** Adds bytes and returns every frame they complete. */
+  push(chunk: Buffer): Frame[] {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    const frames: Frame[] = [];
+    for (;;) {
+      if (this.length < 4) break;
+      const head = this.chunks[0].length >= 4 ? this.chunks[0] : this.join();
+      const n = head.readUInt32LE(0);
+      if (this.length < 4 + n) break;
+      const buf = this.chunks.length === 1 ? this.chunks[0] : this.join();
+      const body = buf.subarray(4, 4 + n);
+      const h = body.readUInt32LE(1);
+      frames.push({
+        type: body[0],
+        header: JSON.parse(body.toString('utf8', 5, 5 + h)),
+        payload: body.subarray(5 + h),
+      });
+      const rest = buf.subarray(4 + n);
+      this.chunks = rest.length ? [rest] : [];
+      this.length = rest.length;
+    }
+    return frames;
+  }
+
+  private join(): Buffer {
+    const b = Buffer.concat(this.chunks, this.length);
+    this.chunks = [b];
+    return b;
+  }
+}
+
+type TypedArrayCtor =
+  | Uint8ArrayConstructor | Int8ArrayConstructor | Uint16ArrayConstructor | Int16ArrayConstructor
+  | Uint32ArrayConstructor | Int32ArrayConstructor | Float32ArrayConstructor | Float64ArrayConstructor;
+
+const DTYPES: Record<string, TypedArrayCtor> = {
+  uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array,
+  uint32: Uint32Array, int32: Int32Array, float32: Float32Array, float64: Float64Array,
+};
+
+/** Buffer `i` of a frame's payload copied into fresh memory, so any typed array can view it aligned. */
+function copy(frame: Frame, i: number): ArrayBuffer {
+  const [offset, length] = frame.header.buffers[i] as [number, number];
+  const out = new ArrayBuffer(length);
+  new Uint8Array(out).set(frame.payload.subarray(offset, offset + length));
+  return out;
+}
+
+function buffer<T extends TypedArrayCtor>(frame: Frame, i: number, Ctor: T): InstanceType<T> {
+  return new Ctor(copy(frame, i)) as InstanceType<T>;
+}
+
+/** Buffer `i` as a view (no copy) for byte-wise reads. */
+function bytes(frame: Frame, i: number): Uint8Array {
+  const [offset, length] = frame.header.buffers[i] as [number, number];
+  return frame.payload.subarray(offset, offset + length);
+}
+
+const utf8 = new TextDecoder();
+
+interface ColumnDesc {
+  name: string;
+  type: 'float' | 'int' | 'bool' | 'str' | 'json';
+  data: number;
+  offsets?: number;
+  valid?: number;
+}
+
+/** Column values as a plain JS array (int64 becomes Number: exact up to 2^53). */
+function readColumn(frame: Frame, col: ColumnDesc, rows: number): unknown[] {
+  const valid = col.valid !== undefined ? bytes(frame, col.valid) : null;
+  const out = new Array<unknown>(rows);
+  if (col.type === 'float') {
+    const d = buffer(frame, col.data, Float64Array);
+    for (let i = 0; i < rows; i++) out[i] = (valid && !valid[i]) || Number.isNaN(d[i]) ? null : d[i];
+  } else if (col.type === 'int') {
+    const d = new BigInt64Array(copy(frame, col.data));
+    for (let i = 0; i < rows; i++) out[i] = valid && !valid[i] ? null : Number(d[i]);
+  } else if (col.type === 'bool') {
+    const d = bytes(frame, col.data);
+    for (let i = 0; i < rows; i++) out[i] = valid && !valid[i] ? null : d[i] !== 0;
+  } else {
+    const offs = buffer(frame, col.offsets!, Uint32Array);
+    const data = bytes(frame, col.data);
+    for (let i = 0; i < rows; i++) {
+      if (valid && !valid[i]) {
+        out[i] = null;
+        continue;
+      }
+      const s = utf8.decode(data.subarray(offs[i], offs[i + 1]));
+      out[i] = col.type === 'json' ? JSON.parse(s) : s;
+    }
+  }
+  return out;
+}
+
+function readRows(frame: Frame, columns: ColumnDesc[], rows: number): Record<string, unknown>[] {
+  const values = columns.map((c) => readColumn(frame, c, rows));
+  const out = new Array<Record<string, unknown>>(rows);
+  for (let i = 0; i < rows; i++) {
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < columns.length; c++) row[columns[c].name] = values[c][i];
+    out[i] = row;
+  }
+  return out;
+}
+
+/**
+ * Turns a result frame into the value a TypeScript UDF would have returned: a GeoJSON
+ * FeatureCollection, `raster()`, `table()` or a plain JSON value.
+ */
+export function decodeResult(frame: Frame): unknown {
+  const r = frame.header.result as Record<string, any>;
+  switch (r.t) {
+    case 'json':
+      return r.value ?? null;
+    case 'raster': {
+      const Ctor = DTYPES[r.dtype];
+      if (!Ctor) throw new TypeError(`unsupported raster dtype ${r.dtype}`);
+      const data = buffer(frame, r.data, Ctor) as RasterData['data'];
+      return raster({ width: r.width, height: r.height, bands: r.bands, data, ...(r.bounds ? { bounds: r.bounds as Bounds } : {}) });
+    }
+    case 'table':
+      return table(readRows(frame, r.columns, r.rows), (r.columns as ColumnDesc[]).map((c) => c.name));
+    case 'features': {
+      const props = readRows(frame, r.columns, r.rows);
+      const offs = buffer(frame, r.geometry.offsets, Uint32Array);
+      const wkb = bytes(frame, r.geometry.data);
+      const features: Feature<Geometry | null>[] = new Array(r.rows);
+      for (let i = 0; i < r.rows; i++) {
+        const geometry = offs[i + 1] > offs[i] ? parseWkb(wkb.subarray(offs[i], offs[i + 1])) : null;
+        features[i] = { type: 'Feature', geometry, properties: props[i] };
+      }
+      return { type: 'FeatureCollection', features } satisfies FeatureCollection<Geometry | null>;
+    }
+    case 'echo':
+      return frame.header.buffers ? bytes(frame, 0) : null;
+    default:
+      throw new TypeError(`unknown result descriptor ${JSON.stringify(r.t)}`);
+  }
+}
+
+/** Parses one WKB geometry (ISO or PostGIS EWKB flags, 2-D / Z / M / ZM) into GeoJSON. */
+export function parseWkb(buf: Uint8Array): Geometry {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let pos = 0;
+  const read = (): Geometry => {
+    const le = view.getUint8(pos) === 1;
+    let type = view.getUint32(pos + 1, le);
+    pos += 5;
+    let dims = 2;
+    if (type & 0x20000000) pos += 4; // EWKB SRID: coordinates are in 4326 already
+    if (type & 0x80000000) dims++;
+    if (type & 0x40000000) dims++;
+    type &= 0x0fffffff;
+    if (type >= 1000) {
+      dims += type >= 3000 ? 2 : 1;
+      type %= 1000;
+    }
+    const point = (): Position => {
+      const p = [view.getFloat64(pos, le), view.getFloat64(pos + 8, le)];
+      if (dims >= 3) p.push(view.getFloat64(pos + 16, le)); // Z (or M for 2-D+M: harmless)
+      pos += 8 * dims;
+      return p;
+    };
+    const count = () => {
+      const n = view.getUint32(pos, le);
+      pos += 4;
+      return n;
+    };
+    const line = () => Array.from({ length: count() }, point);
+    const rings = () => Array.from({ length: count() }, line);
+    switch (type) {
+      case 1: {
+        const p = point();
+        return { type: 'Point', coordinates: Number.isNaN(p[0]) ? [] : p };
+      }
+      case 2: return { type: 'LineString', coordinates: line() };
+      case 3: return { type: 'Polygon', coordinates: rings() };
+      case 4: return { type: 'MultiPoint', coordinates: Array.from({ length: count() }, () => (read() as any).coordinates) };
+      case 5: return { type: 'MultiLineString', coordinates: Array.from({ length: count() }, () => (read() as any).coordinates) };
+      case 6: return { type: 'MultiPolygon', coordinates: Array.from({ length: count() }, () => (read() as any).coordinates) };
+      case 7: return { type: 'GeometryCollection', geometries: Array.from({ length: count() }, read) };
+      default: throw new TypeError(`unsupported WKB geometry type ${type}`);
+    }
+  };
+  return read();
+}

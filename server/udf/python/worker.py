@@ -1,0 +1,812 @@
+"""tilesmith Python worker: one persistent process of the pool (see pool.ts).
+
+Protocol (frames.md in protocol.ts): every frame on stdin/stdout is
+
+    u32 LE  n        length of everything after these 4 bytes
+    u8      type     b'L' load, b'C' call, b'P' echo (Node -> worker)
+                     b'H' hello, b'R' result, b'E' error (worker -> Node)
+    u32 LE  h        length of the JSON header
+    h bytes header   UTF-8 JSON
+    n-5-h   payload  binary buffers, each at an 8-byte aligned offset listed in header.buffers
+
+The real stdout file descriptor is kept for frames only: fd 1 is pointed at stderr and
+sys.stdout / sys.stderr capture everything a UDF prints into its log lines, so nothing a UDF
+(or a C extension) writes can corrupt the protocol.
+"""
+import os
+import sys
+
+# --- 1. Protect the protocol before anything else can write to fd 1 or read fd 0. ---------
+_OUT_FD = os.dup(1)
+_IN_FD = os.dup(0)
+os.dup2(2, 1)
+_devnull = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_devnull, 0)
+os.close(_devnull)
+
+# --- 2. Memory cap before the heavy imports, so they count too. -----------------------------
+import resource  # noqa: E402
+
+MEMORY_MB = int(os.environ.get("TILESMITH_MEMORY_MB", "0") or 0)
+if MEMORY_MB > 0:
+    _limit = MEMORY_MB * 1024 * 1024
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (_limit, _limit))
+    except (ValueError, OSError) as e:  # a hard limit below ours: keep the stricter one
+        print(f"tilesmith worker: could not set the memory limit: {e}", file=sys.stderr)
+
+import io  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import signal  # noqa: E402
+import struct  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+import types  # noqa: E402
+import zipfile  # noqa: E402
+import shutil  # noqa: E402
+
+# Ctrl-C in the server's terminal reaches the whole process group; Node decides when we stop.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+# Loaded once per process: UDF calls never pay these imports.
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+_WORKER_FILE = os.path.abspath(__file__)
+_LOG_LIMIT = 2000  # lines kept per call
+
+
+# --- Log capture ---------------------------------------------------------------------------
+class _LogCapture(io.TextIOBase):
+    """sys.stdout / sys.stderr replacement: keeps text for the call's logs and tees it to
+    stderr, so a crash report (stderr tail) shows what the UDF printed last."""
+
+    def __init__(self):
+        self.parts = []
+        self.size = 0
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            s = str(s)
+        if self.size < 1_000_000:
+            self.parts.append(s)
+            self.size += len(s)
+        try:
+            os.write(2, s.encode("utf-8", "replace"))
+        except OSError:
+            pass
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    def drain(self):
+        text = "".join(self.parts)
+        self.parts = []
+        self.size = 0
+        if not text:
+            return []
+        lines = text.splitlines()
+        return lines[-_LOG_LIMIT:]
+
+
+_capture = _LogCapture()
+sys.stdout = _capture
+sys.stderr = _capture
+
+# --- Frames --------------------------------------------------------------------------------
+_out = os.fdopen(_OUT_FD, "wb", buffering=1 << 16)
+_in = os.fdopen(_IN_FD, "rb", buffering=1 << 16)
+
+
+def _read_exact(n):
+    data = _in.read(n)
+    if data is None or len(data) < n:
+        raise EOFError
+    return data
+
+
+def read_frame():
+    (n,) = struct.unpack("<I", _read_exact(4))
+    body = _read_exact(n)
+    ftype = body[0:1]
+    (h,) = struct.unpack_from("<I", body, 1)
+    header = json.loads(body[5 : 5 + h])
+    return ftype, header, memoryview(body)[5 + h :]
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray) and o.size <= 100_000:
+        return o.tolist()
+    if isinstance(o, (tuple, set, frozenset)):
+        return list(o)
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    raise TypeError(f"values of type {_type_name(o)} cannot be returned as JSON")
+
+
+def _clean_floats(v):
+    """NaN / inf are not JSON: they become null (pandas' missing value)."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _clean_floats(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean_floats(x) for x in v]
+    return v
+
+
+def send(ftype, header, buffers=()):
+    """Writes one frame; buffers are placed at 8-byte aligned offsets listed in header.buffers."""
+    offsets = []
+    pos = 0
+    padded = []
+    for b in buffers:
+        mv = memoryview(b).cast("B")
+        offsets.append([pos, mv.nbytes])
+        padded.append(mv)
+        pad = (-mv.nbytes) % 8
+        if pad:
+            padded.append(b"\0" * pad)
+        pos += mv.nbytes + pad
+    if buffers:
+        header["buffers"] = offsets
+    try:
+        hjson = json.dumps(header, default=_json_default, allow_nan=False, separators=(",", ":")).encode()
+    except ValueError:
+        hjson = json.dumps(_clean_floats(header), default=_json_default, separators=(",", ":")).encode()
+    _out.write(struct.pack("<IcI", 5 + len(hjson) + pos, ftype, len(hjson)))
+    _out.write(hjson)
+    for p in padded:
+        _out.write(p)
+    _out.flush()
+
+
+def _type_name(o):
+    t = type(o)
+    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+# --- UDF loading ---------------------------------------------------------------------------
+class LoadedUdf:
+    __slots__ = ("name", "code_hash", "module", "func", "dirs", "local", "bounds_param", "params",
+                 "options", "entry", "accepts_kwargs")
+
+
+_udfs = {}  # name -> LoadedUdf
+_all_local_names = set()  # module names that came from some UDF's folder (e.g. 'utils')
+_active = None
+_base_path = list(sys.path)
+
+
+class LoadFailure(Exception):
+    pass
+
+
+def _under(path, dirs):
+    return any(path == d or path.startswith(d + os.sep) for d in dirs)
+
+
+def _collect_local_modules(dirs):
+    out = {}
+    for name, mod in list(sys.modules.items()):
+        f = getattr(mod, "__file__", None)
+        if f and _under(os.path.abspath(f), dirs):
+            out[name] = mod
+    return out
+
+
+def _activate(u):
+    """Makes `u`'s own helper modules (utils.py …) the ones `import` finds, since every
+    Fused folder calls its helpers `utils`."""
+    global _active
+    if _active is u:
+        return
+    for n in _all_local_names:
+        m = sys.modules.get(n)
+        if m is not None and u.local.get(n) is not m:
+            del sys.modules[n]
+    sys.modules.update(u.local)
+    sys.path[:] = u.dirs + _base_path
+    try:
+        os.chdir(u.dirs[0])
+    except OSError:
+        pass
+    _active = u
+
+
+def _extract_zip(spec):
+    z = spec["zip"]
+    target = z["dir"]
+    if not os.path.isdir(target):
+        tmp = f"{target}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        with zipfile.ZipFile(z["path"]) as zf:
+            zf.extractall(tmp)  # extractall drops absolute paths and '..' parts
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another worker won the race
+            shutil.rmtree(tmp, ignore_errors=True)
+    root = target
+    entries = [e for e in os.listdir(root) if not e.startswith(".") and e != "__MACOSX"]
+    if len(entries) == 1 and os.path.isdir(os.path.join(root, entries[0])) and not any(e.endswith(".py") for e in entries):
+        root = os.path.join(root, entries[0])
+    names = sorted(e for e in os.listdir(root) if e.endswith(".py") and not e.startswith("_"))
+    for cand in ("main.py", spec["name"] + ".py"):
+        if cand in names:
+            return root, os.path.join(root, cand)
+    if len(names) == 1:
+        return root, os.path.join(root, names[0])
+    raise LoadFailure(
+        f"zip UDF {spec['name']!r}: no entry file found; put main.py or {spec['name']}.py at the top of the zip "
+        f"(top-level .py files: {', '.join(names) or 'none'})"
+    )
+
+
+def _ensure_loaded(spec):
+    name = spec["name"]
+    u = _udfs.get(name)
+    if u is not None and u.code_hash == spec["codeHash"]:
+        return u
+    global _active
+    if u is not None:  # changed code: forget the old module and its helpers
+        for n in u.local:
+            sys.modules.pop(n, None)
+        del _udfs[name]
+        if _active is u:
+            _active = None
+    if spec.get("zip"):
+        root, entry = _extract_zip(spec)
+        dirs = [root]
+    else:
+        entry = spec["entry"]
+        dirs = [os.path.dirname(entry)]
+    dirs = [os.path.abspath(d) for d in dirs]
+
+    u = LoadedUdf()
+    u.name = name
+    u.code_hash = spec["codeHash"]
+    u.dirs = dirs
+    u.local = {}
+    u.entry = entry
+    # Helper modules of another UDF with the same names must not leak into this one.
+    for n in _all_local_names:
+        sys.modules.pop(n, None)
+    sys.path[:] = dirs + _base_path
+    try:
+        os.chdir(dirs[0])
+    except OSError:
+        pass
+    _active = None
+
+    with open(entry, "rb") as f:
+        source = f.read()
+    modname = "tilesmith_udf_" + "".join(c if c.isalnum() else "_" for c in name)
+    module = types.ModuleType(modname)
+    module.__file__ = entry
+    # Fused injects `fused` into a UDF's globals: unmodified Fused UDFs never import it.
+    import fused as _fused_compat
+
+    module.__dict__["fused"] = _fused_compat
+    sys.modules[modname] = module
+    code = compile(source, entry, "exec")
+    exec(code, module.__dict__)
+
+    u.module = module
+    u.local = _collect_local_modules(dirs)
+    u.local.pop(modname, None)
+    _all_local_names.update(u.local)
+    u.func = _find_entry(module, spec)
+    _introspect(u, spec)
+    _udfs[name] = u
+    return u
+
+
+def _find_entry(module, spec):
+    ns = module.__dict__
+    marked = [v for k, v in ns.items() if callable(v) and getattr(v, "__tilesmith_udf__", None) is not None
+              and getattr(v, "__module__", None) == module.__name__]
+    wanted = spec.get("entrypoint") or "udf"
+    for v in marked:
+        if v.__name__ == wanted or ns.get(wanted) is v:
+            return v
+    if marked:
+        return marked[0]
+    fn = ns.get(wanted)
+    if callable(fn):
+        return fn
+    raise LoadFailure(
+        f"{os.path.basename(spec.get('entry') or spec['name'])}: no UDF function found; decorate one function "
+        f"with @udf (from tilesmith import udf) or @fused.udf, or name it `{wanted}`"
+    )
+
+
+# --- Introspection -------------------------------------------------------------------------
+_SIMPLE = {int: "int", float: "float", bool: "bool", str: "str", list: "list", tuple: "list", set: "list",
+           dict: "dict"}
+_BOUNDS_MARKERS = {"bounds": "list", "tile": "gdf", "viewport": "gdf"}
+
+
+def _marker(ann):
+    return getattr(ann, "__tilesmith_type__", None)
+
+
+def _unwrap_optional(ann):
+    import typing
+
+    origin = typing.get_origin(ann)
+    if origin is typing.Union or (origin is not None and getattr(origin, "__name__", "") == "UnionType"):
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    if origin is typing.Annotated:
+        return typing.get_args(ann)[0]
+    return ann
+
+
+def _param_type(ann):
+    """Maps an annotation to a tilesmith ParamType (unannotated -> 'str', as Fused does)."""
+    import inspect
+    import typing
+
+    if ann is inspect.Parameter.empty or ann is None or ann is typing.Any:
+        return "str", None
+    if isinstance(ann, str):
+        return _param_type_from_text(ann)
+    ann = _unwrap_optional(ann)
+    m = _marker(ann)
+    if m in _BOUNDS_MARKERS:
+        return "bounds", _BOUNDS_MARKERS[m]
+    if ann in _SIMPLE:
+        return _SIMPLE[ann], ("tuple" if ann is tuple else None)
+    origin = typing.get_origin(ann)
+    if origin in _SIMPLE:
+        return _SIMPLE[origin], ("tuple" if origin is tuple else None)
+    if origin is not None and getattr(origin, "__name__", "") in ("Sequence", "List", "Iterable"):
+        return "list", None
+    if isinstance(ann, type):
+        mod = ann.__module__.split(".")[0]
+        if mod == "geopandas" and ann.__name__ in ("GeoDataFrame", "GeoSeries"):
+            return "geojson", "gdf"
+        if mod == "pandas" and ann.__name__ == "DataFrame":
+            return "json", "df"
+    return "str", None
+
+
+def _param_type_from_text(text):
+    t = text.replace(" ", "").replace("Optional[", "").rstrip("]").split("|")[0]
+    last = t.split(".")[-1].split("[")[0]
+    if last == "Bounds":
+        return "bounds", "list"
+    if last in ("Tile", "TileGDF", "Bbox", "ViewportGDF"):
+        return "bounds", "gdf"
+    if last == "GeoDataFrame":
+        return "geojson", "gdf"
+    if last == "DataFrame":
+        return "json", "df"
+    simple = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list", "List": "list",
+              "tuple": "list", "dict": "dict", "Dict": "dict"}
+    return simple.get(last, "str"), ("tuple" if last == "tuple" else None)
+
+
+def _jsonable_default(v):
+    if isinstance(v, tuple):
+        v = list(v)
+    if isinstance(v, np.generic):
+        v = v.item()
+    try:
+        json.dumps(v, allow_nan=False)
+        return True, v
+    except (TypeError, ValueError):
+        return False, None
+
+
+def _introspect(u, spec):
+    import inspect
+    import typing
+
+    fn = u.func
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        sig = inspect.Signature()
+    try:
+        hints = typing.get_type_hints(fn, include_extras=False)
+    except Exception:  # unresolvable string annotations: fall back to their text
+        hints = {}
+    overrides = dict(getattr(fn, "__tilesmith_udf__", {}).get("default_parameters") or {})
+    overrides.update(spec.get("defaults") or {})
+    u.bounds_param = None
+    u.accepts_kwargs = False
+    params = {}
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            u.accepts_kwargs = True
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY):
+            continue
+        ann = hints.get(p.name, p.annotation)
+        ptype, conv = _param_type(ann)
+        if u.bounds_param is None and (ptype == "bounds" or (p.name in ("bounds", "bbox") and ptype == "str"
+                                                              and ann is inspect.Parameter.empty)):
+            # Legacy Fused: an unannotated `bbox` was a tile GeoDataFrame.
+            mode = conv if ptype == "bounds" else ("gdf" if p.name == "bbox" else "list")
+            u.bounds_param = (p.name, mode)
+            continue
+        entry = {"type": ptype}
+        if conv:
+            entry["convert"] = conv
+        if p.name in overrides:
+            ok, v = _jsonable_default(overrides[p.name])
+            if ok:
+                entry["default"] = v
+        elif p.default is not inspect.Parameter.empty:
+            ok, v = _jsonable_default(p.default)
+            if ok and v is not None:
+                entry["default"] = v
+        else:
+            entry["required"] = True
+        params[p.name] = entry
+    u.params = params
+    u.options = dict(getattr(fn, "__tilesmith_udf__", {}).get("options") or {})
+
+
+# --- Calls ---------------------------------------------------------------------------------
+def _tile_gdf(bounds, tile):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    x, y, z = (tile["x"], tile["y"], tile["z"]) if tile else (None, None, None)
+    return gpd.GeoDataFrame({"x": [x], "y": [y], "z": [z]}, geometry=[box(*bounds)], crs="EPSG:4326")
+
+
+def _coerce(value, entry):
+    """The server coerces query values; this only covers direct calls and the pandas types."""
+    t = entry["type"]
+    conv = entry.get("convert")
+    if value is None:
+        return None
+    if t == "int" and isinstance(value, str):
+        return int(value)
+    if t == "float" and isinstance(value, (str, int)) and not isinstance(value, bool):
+        return float(value)
+    if t == "bool" and isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    if t in ("list", "dict", "json", "geojson") and isinstance(value, str):
+        s = value.strip()
+        value = json.loads(s) if s[:1] in "[{\"" or s in ("null", "true", "false") else (s.split(",") if t == "list" else s)
+    if conv == "tuple" and isinstance(value, list):
+        return tuple(value)
+    if conv == "gdf":
+        import geopandas as gpd
+
+        if isinstance(value, dict) and value.get("type") == "FeatureCollection":
+            return gpd.GeoDataFrame.from_features(value["features"], crs="EPSG:4326")
+        if isinstance(value, dict) and value.get("type") == "Feature":
+            return gpd.GeoDataFrame.from_features([value], crs="EPSG:4326")
+        if isinstance(value, dict) and "type" in value:
+            from shapely.geometry import shape
+
+            return gpd.GeoDataFrame(geometry=[shape(value)], crs="EPSG:4326")
+    if conv == "df":
+        return pd.DataFrame(value)
+    return value
+
+
+def _build_kwargs(u, h):
+    kwargs = {}
+    if u.bounds_param is not None:
+        name, mode = u.bounds_param
+        b = h.get("bounds")
+        if b is not None:
+            if mode == "gdf":
+                kwargs[name] = _tile_gdf(b, h.get("tile"))
+            else:
+                from tilesmith import Bounds
+
+                kwargs[name] = Bounds(b)
+    params = h.get("params") or {}
+    for k, v in params.items():
+        entry = u.params.get(k)
+        if entry is not None:
+            kwargs[k] = _coerce(v, entry)
+        elif u.accepts_kwargs:
+            kwargs[k] = v
+    return kwargs
+
+
+class Unsupported(Exception):
+    pass
+
+
+_SUPPORTED = ("GeoDataFrame, GeoSeries, shapely geometry, DataFrame, Series, numpy array (2-D, or 3-D bands-first "
+              "or bands-last), (array, bounds) tuple, str, int, float, bool, dict, list or None")
+
+
+def encode_result(value):
+    """Returns (descriptor, buffers) for a UDF's return value; bulk data goes into buffers."""
+    bufs = []
+    if value is None:
+        return {"t": "json", "value": None}, bufs
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], np.ndarray):
+        return _encode_raster(value[0], bufs, _bounds_of(value[1])), bufs
+    if isinstance(value, np.ndarray):
+        if value.ndim in (2, 3):
+            return _encode_raster(value, bufs, None), bufs
+        if value.ndim == 1:
+            return {"t": "json", "value": value.tolist()}, bufs
+    gpd = sys.modules.get("geopandas")
+    if gpd is not None:
+        if isinstance(value, gpd.GeoDataFrame):
+            return _encode_gdf(value, bufs), bufs
+        if isinstance(value, gpd.GeoSeries):
+            return _encode_gdf(gpd.GeoDataFrame(geometry=value), bufs), bufs
+    if "shapely" in sys.modules:
+        from shapely.geometry.base import BaseGeometry
+
+        if isinstance(value, BaseGeometry):
+            import geopandas as gpd2
+
+            return _encode_gdf(gpd2.GeoDataFrame(geometry=[value], crs="EPSG:4326"), bufs), bufs
+    if isinstance(value, pd.DataFrame):
+        return _encode_table(value, bufs), bufs
+    if isinstance(value, pd.Series):
+        return _encode_table(value.to_frame(name=value.name if value.name is not None else "value"), bufs), bufs
+    if isinstance(value, np.generic):
+        return {"t": "json", "value": value.item()}, bufs
+    if isinstance(value, (str, int, float, bool, dict, list, tuple)):
+        try:
+            json.dumps(value, default=_json_default)
+        except TypeError as e:
+            raise Unsupported(f"the UDF returned a {_type_name(value)} holding {e}; supported return types: {_SUPPORTED}")
+        except ValueError:
+            pass  # NaN: cleaned when sent
+        return {"t": "json", "value": value}, bufs
+    raise Unsupported(f"the UDF returned a value of type {_type_name(value)}, which tilesmith cannot serve; "
+                      f"supported return types: {_SUPPORTED}")
+
+
+def _bounds_of(b):
+    if hasattr(b, "total_bounds"):
+        b = b.total_bounds
+    try:
+        out = [float(x) for x in b]
+    except TypeError:
+        raise Unsupported(f"the second item of an (array, bounds) tuple must be [west, south, east, north], got {_type_name(b)}")
+    if len(out) != 4:
+        raise Unsupported(f"the bounds of an (array, bounds) tuple need 4 numbers [west, south, east, north], got {len(out)}")
+    return out
+
+
+_RASTER_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"}
+
+
+def _encode_raster(arr, bufs, bounds):
+    if isinstance(arr, np.ma.MaskedArray):
+        arr = arr.filled(np.nan if arr.dtype.kind == "f" else 0)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    elif arr.ndim == 3:
+        # rasterio / Fused order is bands-first; images (PIL, matplotlib) are bands-last.
+        if arr.shape[0] <= 4 and (arr.shape[2] > 4 or arr.shape[0] <= arr.shape[2]):
+            arr = arr.transpose(1, 2, 0)
+        elif arr.shape[2] > 4:
+            raise Unsupported(f"a raster needs 1 to 4 bands, got an array of shape {tuple(arr.shape)}")
+    else:
+        raise Unsupported(f"a raster must be a 2-D or 3-D array, got shape {tuple(arr.shape)}")
+    dt = arr.dtype
+    if dt == np.bool_:
+        arr = arr.astype(np.uint8)
+    elif dt.kind == "f" and dt.itemsize < 4:
+        arr = arr.astype(np.float32)
+    elif dt.kind in "iu" and dt.itemsize == 8:
+        arr = arr.astype(np.float64)
+    elif dt.name not in _RASTER_DTYPES:
+        raise Unsupported(f"raster dtype {dt} is not supported (use uint8, int16, uint16, int32, uint32, float32 or float64)")
+    arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+    h, w, b = arr.shape
+    bufs.append(arr)
+    d = {"t": "raster", "dtype": arr.dtype.name, "width": w, "height": h, "bands": b, "data": len(bufs) - 1}
+    if bounds is not None:
+        d["bounds"] = bounds
+    return d
+
+
+def _encode_column(name, s, bufs):
+    """One column as raw little-endian buffers; see protocol.ts for the layout."""
+    col = {"name": str(name)}
+    dt = s.dtype
+    isna = s.isna().to_numpy()
+    has_null = bool(isna.any())
+    kind = getattr(dt, "kind", "O")
+    if kind == "b" or str(dt) == "boolean":
+        col["type"] = "bool"
+        bufs.append(s.to_numpy(dtype=np.uint8, na_value=0) if has_null else s.to_numpy(dtype=np.uint8))
+    elif kind in "iu":
+        col["type"] = "int"
+        bufs.append(s.to_numpy(dtype="<i8", na_value=0) if has_null else s.to_numpy(dtype="<i8"))
+    elif kind == "f":
+        col["type"] = "float"
+        bufs.append(s.to_numpy(dtype="<f8", na_value=np.nan))
+    else:
+        if kind == "M":
+            values = [None if n else v.isoformat() for v, n in zip(s, isna)]
+        else:
+            values = s.to_list()
+        if all(v is None or isinstance(v, str) for v in values) or kind == "M":
+            col["type"] = "str"
+        else:
+            col["type"] = "json"
+            values = [None if n else json.dumps(_clean_floats(v), default=_json_default) for v, n in zip(values, isna)]
+        _append_strings(values, isna, bufs)
+        col["offsets"] = len(bufs) - 2
+    col["data"] = len(bufs) - 1
+    if has_null:
+        bufs.append((~isna).astype(np.uint8))
+        col["valid"] = len(bufs) - 1
+    return col
+
+
+def _append_strings(values, isna, bufs):
+    enc = [b"" if n or v is None else v if isinstance(v, bytes) else str(v).encode("utf-8") for v, n in zip(values, isna)]
+    offsets = np.zeros(len(enc) + 1, dtype="<u4")
+    if enc:
+        np.cumsum([len(e) for e in enc], out=offsets[1:])
+    bufs.append(offsets)
+    bufs.append(b"".join(enc))
+
+
+def _encode_table(df, bufs):
+    if df.index.name is not None or (df.index.names and any(n is not None for n in df.index.names)):
+        df = df.reset_index()
+    cols = [_encode_column(c, df[c], bufs) for c in _unique_columns(df)]
+    return {"t": "table", "rows": int(len(df)), "columns": cols}
+
+
+def _unique_columns(df):
+    seen = set()
+    out = []
+    for c in df.columns:
+        if c not in seen:
+            seen.add(c)
+            out.append(c)
+    return out
+
+
+_wkb_writer = None
+
+
+def _to_wkb(geoms):
+    import shapely
+
+    if hasattr(shapely, "to_wkb"):  # shapely 2: vectorised
+        return list(shapely.to_wkb(np.asarray(geoms, dtype=object)))
+    global _wkb_writer
+    if _wkb_writer is None:  # shapely 1.8: one reused GEOS writer is ~4x faster than geom.wkb
+        from shapely.geos import WKBWriter, lgeos
+
+        _wkb_writer = WKBWriter(lgeos)
+    w = _wkb_writer.write
+    return [None if g is None or g.is_empty else w(g) for g in geoms]
+
+
+def _encode_gdf(gdf, bufs):
+    crs = gdf.crs
+    if crs is not None and crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    geom_name = gdf.geometry.name
+    props = gdf.drop(columns=[geom_name])
+    for c in props.columns:  # other geometry columns travel as WKT text
+        if str(props[c].dtype) == "geometry":
+            props[c] = props[c].to_wkt()
+    if props.index.name is not None:
+        props = props.reset_index()
+    cols = [_encode_column(c, props[c], bufs) for c in _unique_columns(props)]
+    wkb = _to_wkb(gdf.geometry.array)
+    isna = np.fromiter((w is None for w in wkb), dtype=bool, count=len(wkb))
+    _append_strings(wkb, isna, bufs)
+    g = {"offsets": len(bufs) - 2, "data": len(bufs) - 1}
+    return {"t": "features", "rows": int(len(gdf)), "columns": cols, "geometry": g}
+
+
+# --- Main loop -----------------------------------------------------------------------------
+def _user_traceback(e):
+    tb = e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == _WORKER_FILE:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(e), e, tb))
+
+
+def _error(rid, kind, e, logs, **extra):
+    msg = str(e) if kind in ("unsupported", "load") and isinstance(e, (Unsupported, LoadFailure)) else f"{type(e).__name__}: {e}"
+    h = {"id": rid, "kind": kind, "message": msg, "traceback": _user_traceback(e), "logs": logs}
+    h.update(extra)
+    send(b"E", h)
+
+
+def handle_load(h):
+    rid = h["id"]
+    try:
+        u = _ensure_loaded(h["udf"])
+    except BaseException as e:  # noqa: BLE001 — a UDF's import may raise anything, even SystemExit
+        _error(rid, "memory" if isinstance(e, MemoryError) else "load", e, _capture.drain())
+        return
+    bp = u.bounds_param
+    send(b"R", {"id": rid, "logs": _capture.drain(), "params": u.params, "options": u.options,
+                "boundsParam": bp[0] if bp else None, "boundsMode": bp[1] if bp else None,
+                "function": u.func.__name__, "entry": u.entry})
+
+
+def handle_call(h):
+    rid = h["id"]
+    try:
+        u = _ensure_loaded(h["udf"])
+        _activate(u)
+    except BaseException as e:  # noqa: BLE001
+        _error(rid, "memory" if isinstance(e, MemoryError) else "load", e, _capture.drain())
+        return
+    n_modules = len(sys.modules)
+    t0 = time.perf_counter()
+    try:
+        kwargs = _build_kwargs(u, h)
+        value = u.func(**kwargs)
+        t1 = time.perf_counter()
+        desc, bufs = encode_result(value)
+    except MemoryError as e:
+        _error(rid, "memory", e, _capture.drain())
+        return
+    except Unsupported as e:
+        _error(rid, "unsupported", e, _capture.drain())
+        return
+    except BaseException as e:  # noqa: BLE001 — SystemExit / KeyboardInterrupt from a UDF are its errors too
+        _error(rid, "exception", e, _capture.drain())
+        return
+    finally:
+        if len(sys.modules) != n_modules:  # lazy `from utils import …` inside the function
+            u.local.update(_collect_local_modules(u.dirs))
+            u.local.pop(u.module.__name__, None)
+            _all_local_names.update(u.local)
+    t2 = time.perf_counter()
+    send(b"R", {"id": rid, "logs": _capture.drain(), "result": desc,
+                "timings": {"udf": (t1 - t0) * 1000, "encode": (t2 - t1) * 1000}}, bufs)
+
+
+def main():
+    try:
+        import pyarrow  # noqa: F401
+        has_arrow = True
+    except Exception:
+        has_arrow = False
+    send(b"H", {"pid": os.getpid(), "python": sys.executable, "version": sys.version.split()[0],
+                "numpy": np.__version__, "pandas": pd.__version__, "pyarrow": has_arrow,
+                "memoryMb": MEMORY_MB, "logs": _capture.drain()})
+    while True:
+        try:
+            ftype, header, payload = read_frame()
+        except EOFError:
+            return
+        if ftype == b"C":
+            handle_call(header)
+        elif ftype == b"L":
+            handle_load(header)
+        elif ftype == b"P":  # echo: the transport floor for benchmarks
+            send(b"R", {"id": header["id"], "logs": [], "result": {"t": "echo", "data": 0}}, [payload] if len(payload) else [])
+        else:
+            send(b"E", {"id": header.get("id"), "kind": "protocol", "message": f"unknown frame type {ftype!r}", "logs": []})
+
+
+if __name__ == "__main__":
+    main()
