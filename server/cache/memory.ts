@@ -1,0 +1,48 @@
+import { LRUCache } from 'lru-cache';
+import type { CacheEntry, ResultCache } from '../types.ts';
+import { withSingleFlight } from './single-flight.ts';
+
+export interface MemoryCacheOptions {
+  /** Budget for bodies plus a per-entry overhead estimate. @default 256 MiB */
+  maxBytes?: number;
+}
+
+/** Rough cost of an entry besides its body (object, strings, LRU bookkeeping). */
+const ENTRY_OVERHEAD = 256;
+
+/**
+ * An in-process LRU result cache bounded by bytes, not by entry count, since tile bodies
+ * range from a few bytes to megabytes. An entry past its `expiresAt` is a miss and is dropped
+ * on the lookup that finds it; an entry larger than the whole budget is not stored.
+ *
+ * @example
+ * const cache = createMemoryCache({ maxBytes: 64 * 1024 * 1024 });
+ * const { entry, hit } = await cache.getOrCompute(key, compute);
+ */
+export function createMemoryCache(opts: MemoryCacheOptions = {}): ResultCache {
+  const lru = new LRUCache<string, CacheEntry>({
+    maxSize: opts.maxBytes ?? 256 * 1024 * 1024,
+    sizeCalculation: (entry, key) => entry.body.byteLength + key.length + ENTRY_OVERHEAD,
+  });
+  return withSingleFlight({
+    async get(key: string) {
+      const entry = lru.get(key);
+      if (entry && entry.expiresAt <= Date.now()) {
+        lru.delete(key);
+        return undefined;
+      }
+      return entry;
+    },
+    async set(key: string, entry: CacheEntry) {
+      // Storing an already-expired entry would only evict live ones; drop any older value too.
+      if (entry.expiresAt <= Date.now()) lru.delete(key);
+      else lru.set(key, entry);
+    },
+    async delete(key: string) {
+      lru.delete(key);
+    },
+    async close() {
+      lru.clear();
+    },
+  });
+}
