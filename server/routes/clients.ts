@@ -1,0 +1,303 @@
+/**
+ * Routes for map clients and people: `style.json` (MapLibre, QGIS `styleUrl`), `qgis.xml`
+ * (QGIS "Load Connections"), the preview page, the index page, the example pages, and the
+ * vendor libraries + client bundle those pages load — all served locally so the pages work
+ * without internet access.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hono, type Context } from 'hono';
+import { qgisConnectionsXml } from '../../client/qgis.ts';
+import { udfStyle } from '../../client/maplibre.ts';
+import { tileUrl } from '../../client/index.ts';
+import { NotAcceptableError, NotFoundError, UdfLoadError } from '../errors.ts';
+import { errorResponse } from '../http/response.ts';
+import { renderIndexPage, renderPreviewPage, type PageUdf } from '../pages/html.ts';
+import type { LoadedUdf, ResultKind } from '../types.ts';
+
+/** What the client routes need from the app. */
+export interface ClientRouteDeps {
+  registry: { get(name: string): LoadedUdf | undefined; list(): LoadedUdf[] };
+  /** The UDF's result kind: declared, learned, or probed (`empty` when unknown). */
+  resolveKind(udf: LoadedUdf): Promise<ResultKind | 'vector' | 'raster' | 'json' | 'table'>;
+  /** Public base URL for this request, e.g. `http://localhost:8787` (honours X-Forwarded-*). */
+  baseUrl(req: Request): string;
+  /** Folder holding `web/*.html` example pages (or the pages themselves). @default `<repo>/examples` */
+  examplesDir?: string;
+}
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CLIENT_ENTRY = resolve(HERE, '../../client/browser.ts');
+const PAGES_DIR = resolve(HERE, '../pages');
+const UDF_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * Query parameters that shape the rendering of a style / connection rather than the UDF's
+ * output: they are not copied into the tile templates.
+ */
+const PRESENTATION_PARAMS = new Set(['format', 'tile_size', 'color', 'background']);
+
+/** Finds `node_modules/<pkg>` walking up from this file (works in the repo and when installed as a dependency). */
+function packageDir(pkg: string): string | undefined {
+  let dir = HERE;
+  for (;;) {
+    const candidate = join(dir, 'node_modules', pkg);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/**
+ * The only files `/vendor/*` serves: URL path → [package, file inside it]. A fixed table
+ * instead of a directory mapping, so no request can read anything else from disk.
+ */
+const VENDOR: Record<string, [string, string]> = {
+  'deck.gl/dist.min.js': ['deck.gl', 'dist.min.js'],
+  'maplibre-gl/maplibre-gl.mjs': ['maplibre-gl', 'dist/maplibre-gl.mjs'],
+  // MapLibre 6 starts its worker from `new URL('./maplibre-gl-worker.mjs', import.meta.url)`.
+  'maplibre-gl/maplibre-gl-worker.mjs': ['maplibre-gl', 'dist/maplibre-gl-worker.mjs'],
+  'maplibre-gl/maplibre-gl-shared.mjs': ['maplibre-gl', 'dist/maplibre-gl-shared.mjs'],
+  'maplibre-gl/maplibre-gl.css': ['maplibre-gl', 'dist/maplibre-gl.css'],
+  'leaflet/leaflet.js': ['leaflet', 'dist/leaflet.js'],
+  'leaflet/leaflet.css': ['leaflet', 'dist/leaflet.css'],
+  'leaflet/images/layers.png': ['leaflet', 'dist/images/layers.png'],
+  'leaflet/images/layers-2x.png': ['leaflet', 'dist/images/layers-2x.png'],
+  'leaflet/images/marker-icon.png': ['leaflet', 'dist/images/marker-icon.png'],
+  'leaflet/images/marker-icon-2x.png': ['leaflet', 'dist/images/marker-icon-2x.png'],
+  'leaflet/images/marker-shadow.png': ['leaflet', 'dist/images/marker-shadow.png'],
+  'protomaps-leaflet/protomaps-leaflet.js': ['protomaps-leaflet', 'dist/protomaps-leaflet.js'],
+};
+
+/** Static helper files of the pages themselves (`/pages/*`). */
+const PAGE_FILES = new Set(['preview.js', 'common.css']);
+
+function mediaTypeOf(path: string): string {
+  if (/\.m?js$/.test(path)) return 'text/javascript; charset=utf-8';
+  if (path.endsWith('.css')) return 'text/css; charset=utf-8';
+  if (path.endsWith('.png')) return 'image/png';
+  if (path.endsWith('.html')) return 'text/html; charset=utf-8';
+  if (path.endsWith('.json')) return 'application/json; charset=utf-8';
+  return 'application/octet-stream';
+}
+
+/** Turns a request's query into UDF params for the templates, minus presentation-only keys. */
+function passthroughParams(c: Context): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URL(c.req.url).searchParams) if (!PRESENTATION_PARAMS.has(k)) out[k] = v;
+  return out;
+}
+
+/** The UDF or an error response: 404 for unknown names, 500/503 for UDFs that failed to load. */
+function lookup(deps: ClientRouteDeps, name: string, allowBroken = false): LoadedUdf {
+  const udf = UDF_NAME.test(name) ? deps.registry.get(name) : undefined;
+  if (!udf) throw new NotFoundError(`Unknown UDF '${name.slice(0, 100)}'. See GET /udfs for the catalog.`, 'unknown_udf');
+  if (!allowBroken && (udf.loadError || !udf.runtime)) {
+    throw new UdfLoadError(udf.loadError?.message ?? `UDF '${name}' has no runtime`, udf.loadError?.status ?? 500, { detail: udf.loadError?.detail });
+  }
+  return udf;
+}
+
+/** Map kinds a style or a QGIS connection can show. Unknown (`empty`) is treated as vector. */
+async function mapKind(deps: ClientRouteDeps, udf: LoadedUdf, what: string): Promise<'vector' | 'raster'> {
+  const kind = await deps.resolveKind(udf);
+  if (kind === 'json' || kind === 'table') {
+    throw new NotAcceptableError(
+      `UDF '${udf.name}' returns ${kind}, which has no map layer, so there is no ${what} for it. Use /udf/${udf.name}/file.json or file.csv.`,
+      ['vector', 'raster'],
+    );
+  }
+  return kind === 'raster' ? 'raster' : 'vector';
+}
+
+function pageUdf(udf: LoadedUdf, kind: string | null): PageUdf {
+  return {
+    name: udf.name,
+    language: udf.language,
+    kind,
+    description: udf.options.description ?? null,
+    params: udf.params,
+    minzoom: udf.options.minzoom ?? 0,
+    maxzoom: udf.options.maxzoom ?? 22,
+    bounds: udf.options.bounds ?? null,
+    error: udf.loadError?.message ?? null,
+  };
+}
+
+/** Bundles the client package for the browser once per process: IIFE, global `tilesmith`. */
+let clientBundle: Promise<string> | undefined;
+async function buildClientBundle(): Promise<string> {
+  const esbuild = await import('esbuild');
+  const deckNames: Record<string, string[]> = {
+    '@deck.gl/geo-layers': ['MVTLayer', 'TileLayer', 'H3HexagonLayer'],
+    '@deck.gl/layers': ['BitmapLayer', 'GeoJsonLayer'],
+  };
+  const result = await esbuild.build({
+    entryPoints: [CLIENT_ENTRY],
+    bundle: true,
+    format: 'iife',
+    globalName: 'tilesmith',
+    platform: 'browser',
+    target: 'es2020',
+    write: false,
+    minify: false,
+    legalComments: 'none',
+    plugins: [
+      {
+        // Pages load deck.gl's own UMD bundle (global `deck`); bundling a second deck.gl
+        // would double the download and break layer identity, so the adapter's imports
+        // resolve to the global, looked up at call time (pages without deck.gl still work).
+        name: 'deck-global',
+        setup(build) {
+          build.onResolve({ filter: /^@deck\.gl\// }, (args) => ({ path: args.path, namespace: 'deck-global' }));
+          build.onLoad({ filter: /.*/, namespace: 'deck-global' }, (args) => {
+            const names = deckNames[args.path] ?? [];
+            const lines = names.map(
+              (n) =>
+                `export const ${n} = function (...args) { const C = globalThis.deck && globalThis.deck.${n}; ` +
+                `if (!C) throw new Error('tilesmith: load deck.gl (/vendor/deck.gl/dist.min.js) before using tilesmith.deckgl'); return new C(...args); };`,
+            );
+            return { contents: lines.join('\n'), loader: 'js' };
+          });
+        },
+      },
+    ],
+  });
+  return result.outputFiles[0].text;
+}
+
+/**
+ * Route group for map clients and pages, mounted before the core UDF routes:
+ * `GET /udf/:name/style.json`, `/udf/:name/qgis.xml`, `/udf/:name` (preview), `/`,
+ * `/examples/*`, `/vendor/*`, `/pages/*`, `/client/tilesmith-client.js`.
+ *
+ * @example app.route('/', createClientRoutes({ registry, resolveKind, baseUrl }));
+ */
+export function createClientRoutes(deps: ClientRouteDeps): Hono {
+  const app = new Hono();
+  const examplesRoot = deps.examplesDir ?? resolve(HERE, '../../examples');
+  const webDir = existsSync(join(examplesRoot, 'web')) ? join(examplesRoot, 'web') : examplesRoot;
+  app.onError((err) => errorResponse(err));
+
+  app.get('/udf/:name/style.json', async (c) => {
+    const udf = lookup(deps, c.req.param('name'));
+    const kind = await mapKind(deps, udf, 'style.json');
+    const base = deps.baseUrl(c.req.raw);
+    const q = new URL(c.req.url).searchParams;
+    const tileSize = kind === 'raster' && q.get('tile_size') === '512' ? 512 : 256;
+    const tiles = [tileUrl({ server: base, udf: udf.name, format: kind === 'raster' ? 'png' : 'mvt', params: passthroughParams(c), tileSize })];
+    const [w, s, e, n] = udf.options.bounds ?? [-180, -85.0511, 180, 85.0511];
+    const style = udfStyle({
+      udf: udf.name,
+      kind,
+      tiles,
+      tileSize,
+      minzoom: udf.options.minzoom ?? 0,
+      maxzoom: udf.options.maxzoom ?? 22,
+      ...(udf.options.bounds ? { bounds: udf.options.bounds } : {}),
+      ...(udf.options.attribution ? { attribution: udf.options.attribution } : {}),
+      color: q.get('color') ?? undefined,
+      background: q.get('background') ?? undefined,
+      center: [(w + e) / 2, (s + n) / 2],
+      zoom: udf.options.minzoom ?? 1,
+    });
+    // Short lifetime: the style follows the UDF's code, which can be edited under --watch.
+    c.header('Cache-Control', 'public, max-age=60');
+    return c.json(style);
+  });
+
+  app.get('/udf/:name/qgis.xml', async (c) => {
+    const udf = lookup(deps, c.req.param('name'));
+    const kind = await mapKind(deps, udf, 'QGIS connection');
+    const q = new URL(c.req.url).searchParams;
+    const xml = qgisConnectionsXml({
+      server: deps.baseUrl(c.req.raw),
+      udf: udf.name,
+      kind,
+      params: passthroughParams(c),
+      tileSize: q.get('tile_size') === '512' ? 512 : undefined,
+      zmin: udf.options.minzoom ?? 0,
+      ...(udf.options.maxzoom !== undefined ? { zmax: udf.options.maxzoom } : {}),
+    });
+    return c.body(xml, 200, {
+      'Content-Type': 'application/xml; charset=utf-8',
+      'Content-Disposition': `attachment; filename="${udf.name}.xml"`,
+      'Cache-Control': 'no-store',
+    });
+  });
+
+  app.get('/udf/:name', async (c) => {
+    const udf = lookup(deps, c.req.param('name'), true);
+    let kind: string | null = null;
+    if (!udf.loadError && udf.runtime) {
+      const k = await deps.resolveKind(udf);
+      kind = k === 'empty' ? 'vector' : k;
+    }
+    const html = renderPreviewPage({ server: deps.baseUrl(c.req.raw), udf: pageUdf(udf, kind), query: Object.fromEntries(new URL(c.req.url).searchParams) });
+    c.header('Cache-Control', 'no-store');
+    return c.html(html);
+  });
+
+  app.get('/', async (c) => {
+    const udfs = deps.registry.list().map((u) => pageUdf(u, u.options.kind ?? null));
+    let examples: string[] = [];
+    try {
+      const { readdir } = await import('node:fs/promises');
+      examples = (await readdir(webDir)).filter((f) => f.endsWith('.html')).sort();
+    } catch {
+      /* no examples folder in this install */
+    }
+    c.header('Cache-Control', 'no-store');
+    return c.html(renderIndexPage({ server: deps.baseUrl(c.req.raw), udfs, examples }));
+  });
+
+  app.get('/examples/:file', async (c) => {
+    const file = c.req.param('file');
+    // One flat folder of pages: a strict name pattern rules out traversal and hidden files.
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]*\.(html|js|css)$/.test(file)) throw new NotFoundError(`No example '${file.slice(0, 100)}'.`);
+    let body: Buffer;
+    try {
+      body = await readFile(join(webDir, file));
+    } catch {
+      throw new NotFoundError(`No example '${file}'. See / for the list.`);
+    }
+    return c.body(new Uint8Array(body), 200, { 'Content-Type': mediaTypeOf(file), 'Cache-Control': 'no-cache' });
+  });
+
+  const vendorCache = new Map<string, Uint8Array<ArrayBuffer>>();
+  app.get('/vendor/*', async (c) => {
+    const key = c.req.path.replace(/^\/vendor\//, '');
+    const entry = Object.hasOwn(VENDOR, key) ? VENDOR[key] : undefined;
+    if (!entry) throw new NotFoundError(`No vendor file '${key.slice(0, 100)}'. Served: ${Object.keys(VENDOR).join(', ')}.`);
+    let body = vendorCache.get(key);
+    if (!body) {
+      const dir = packageDir(entry[0]);
+      if (!dir) throw new NotFoundError(`The package ${entry[0]} is not installed, so /vendor/${key} is unavailable.`);
+      body = new Uint8Array(readFileSync(join(dir, entry[1])));
+      vendorCache.set(key, body);
+    }
+    // Versioned by the installed package: a day of caching is safe and keeps reloads fast.
+    return c.body(body, 200, { 'Content-Type': mediaTypeOf(key), 'Cache-Control': 'public, max-age=86400' });
+  });
+
+  app.get('/pages/:file', async (c) => {
+    const file = c.req.param('file');
+    if (!PAGE_FILES.has(file)) throw new NotFoundError(`No page asset '${file.slice(0, 100)}'.`);
+    const body = await readFile(join(PAGES_DIR, file));
+    return c.body(new Uint8Array(body), 200, { 'Content-Type': mediaTypeOf(file), 'Cache-Control': 'no-cache' });
+  });
+
+  app.get('/client/tilesmith-client.js', async (c) => {
+    clientBundle ??= buildClientBundle().catch((err) => {
+      clientBundle = undefined; // let a later request retry (e.g. after fixing a syntax error)
+      throw err;
+    });
+    const js = await clientBundle;
+    return c.body(js, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=300' });
+  });
+
+  return app;
+}
