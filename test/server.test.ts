@@ -486,3 +486,13 @@ describe('bad input never crashes the server', () => {
     expect((await get('/udf/counted/tiles/0/0/0?tag=after')).status).toBe(200);
   });
 });
+
+describe('Fused URL compatibility', () => {
+  it('answers /run/tiles/… and /run/file like Fused shared-token URLs', async () => {
+    const tile = await get('/udf/counted/run/tiles/0/0/0?dtype_out_vector=mvt&tag=fused');
+    expect(tile.status).toBe(200);
+    expect(tile.headers.get('content-type')).toBe('application/vnd.mapbox-vector-tile');
+    const file = await get('/udf/counted/run/file?bounds=0,0,10,10&dtype_out_vector=csv&tag=fused');
+    expect(file.headers.get('content-type')).toContain('text/csv');
+  });
+});

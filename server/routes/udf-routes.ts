@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { BadRequestError } from '../errors.ts';
 import { parseBounds, parseTile, tileToBounds } from '../tiling/bounds.ts';
 import type { Bounds, LoadedUdf, ResultKind, TileCoord } from '../types.ts';
@@ -55,12 +55,16 @@ export function createUdfRoutes(deps: UdfRouteDeps): Hono {
     return c.json(deps.registry.list().map((u) => describeUdf(u, base, deps)));
   });
 
-  app.get('/udf/:name/tiles/:z/:x/:y', (c) => {
+  // `/run/tiles/...` and `/run/file` mirror Fused's shared-token URLs, so moving a Fused
+  // URL to tilesmith is a prefix swap.
+  const tileHandler = (c: Context) => {
     const udf = requireUdf(deps, c.req.param('name'));
     const [y, extension] = splitExtension(c.req.param('y'));
     const tile: TileCoord = parseTile(c.req.param('z'), c.req.param('x'), y, deps.maxZoom);
     return serveResult(c, deps, { udf, mode: 'tile', tile, bounds: tileToBounds(tile), extension });
-  });
+  };
+  app.get('/udf/:name/tiles/:z/:x/:y', tileHandler);
+  app.get('/udf/:name/run/tiles/:z/:x/:y', tileHandler);
 
   app.get('/udf/:name/tilejson.json', async (c) => {
     const udf = requireUdf(deps, c.req.param('name'));
@@ -86,7 +90,7 @@ export function createUdfRoutes(deps: UdfRouteDeps): Hono {
     });
   });
 
-  app.get('/udf/:name/:leaf{file(?:\\.[A-Za-z0-9]+)?}', (c) => {
+  const fileHandler = (c: Context) => {
     const udf = requireUdf(deps, c.req.param('name'));
     const [, extension] = splitExtension(c.req.param('leaf'));
     const q = (k: string) => c.req.query(k);
@@ -104,7 +108,9 @@ export function createUdfRoutes(deps: UdfRouteDeps): Hono {
     }
     const ext = extension ?? deps.encoders.get(q('format') ?? '')?.extension;
     return serveResult(c, deps, { udf, mode: 'file', tile, bounds, extension, filename: ext ? `${udf.name}.${ext}` : undefined });
-  });
+  };
+  app.get('/udf/:name/:leaf{file(?:\\.[A-Za-z0-9]+)?}', fileHandler);
+  app.get('/udf/:name/run/:leaf{file(?:\\.[A-Za-z0-9]+)?}', fileHandler);
 
   return app;
 }
