@@ -1,7 +1,7 @@
 /**
- * A pool of persistent Python worker processes (worker.py). Workers start on demand up to
- * `workers`, keep their imported UDF modules between calls, and are replaced when they crash,
- * time out or run out of memory. Requests queue while every worker is busy.
+ * A pool of persistent Python worker processes (worker.py). All `workers` start on first use,
+ * keep their imported UDF modules between calls, and are replaced when they crash, time out
+ * or run out of memory. Requests queue while every worker is busy.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +80,7 @@ export class WorkerPool {
   private queue: Job[] = [];
   private nextId = 1;
   private closed = false;
+  private warmed = false;
 
   constructor(private readonly opts: WorkerPoolOptions) {}
 
@@ -99,6 +100,12 @@ export class WorkerPool {
         req.signal.addEventListener('abort', job.onAbort, { once: true });
       }
       this.queue.push(job);
+      if (!this.warmed) {
+        // Start the whole pool on first use: a burst of tiles then really runs in parallel
+        // instead of queueing behind the one worker that happened to be ready.
+        this.warmed = true;
+        for (let i = this.workers.length; i < this.opts.workers; i++) this.spawn();
+      }
       this.pump();
     });
   }

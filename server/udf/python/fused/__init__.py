@@ -13,13 +13,9 @@ from . import types  # noqa: F401
 udf = make_udf_decorator(strict=False)
 
 
-class FusedCloudAPIError(NotImplementedError):
-    """A Fused cloud API was called; tilesmith runs UDFs locally and provides none of them."""
-
-
 def _unsupported(api, what, hint=""):
     msg = f"{api} is a Fused cloud API that tilesmith does not provide: {what}"
-    return FusedCloudAPIError(msg + (f" {hint}" if hint else ""))
+    return NotImplementedError(msg + (f" {hint}" if hint else ""))
 
 
 def run(udf=None, *args, **kwargs):
