@@ -1,0 +1,48 @@
+import { Binary, Bool, Field, Float64, Int32, Int64, Schema, Table, Utf8, vectorFromArray, type DataType, type Vector } from 'apache-arrow';
+import { tableToIPC } from 'apache-arrow';
+import type { Encoder } from '../types.ts';
+import { tabulate, type ColumnType } from './tabular.ts';
+import { geometryToWkb } from './wkb.ts';
+
+const ARROW_TYPES: Record<ColumnType, () => DataType> = {
+  int32: () => new Int32(),
+  int64: () => new Int64(),
+  double: () => new Float64(),
+  bool: () => new Bool(),
+  string: () => new Utf8(),
+};
+
+/**
+ * `application/vnd.apache.arrow.stream`: an Arrow IPC stream. Vector results carry a `geometry`
+ * Binary column of ISO WKB tagged `ARROW:extension:name = geoarrow.wkb`, which GeoArrow-aware
+ * readers (lonboard, GeoPandas via pyarrow, DuckDB) turn back into geometries.
+ */
+export const arrowEncoder: Encoder = {
+  name: 'arrow',
+  aliases: ['arrows', 'ipc'],
+  extension: 'arrow',
+  mediaType: 'application/vnd.apache.arrow.stream',
+  accepts: ['vector', 'table', 'empty'],
+  encode(result) {
+    const { columns, geometries } = tabulate(result);
+    const fields: Field[] = [];
+    const vectors: Record<string, Vector> = {};
+    for (const c of columns) {
+      const type = ARROW_TYPES[c.type]();
+      fields.push(new Field(c.name, type, true));
+      vectors[c.name] = vectorFromArray(c.values, type);
+    }
+    if (geometries) {
+      const metadata = new Map([
+        ['ARROW:extension:name', 'geoarrow.wkb'],
+        ['ARROW:extension:metadata', '{}'],
+      ]);
+      fields.push(new Field('geometry', new Binary(), true, metadata));
+      vectors.geometry = vectorFromArray(
+        geometries.map((g) => (g ? geometryToWkb(g) : null)),
+        new Binary(),
+      );
+    }
+    return tableToIPC(new Table(new Schema(fields), vectors), 'stream');
+  },
+};

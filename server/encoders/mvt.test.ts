@@ -1,0 +1,178 @@
+import { VectorTile } from '@mapbox/vector-tile';
+import { PbfReader } from 'pbf';
+import { describe, expect, it } from 'vitest';
+import { BadRequestError } from '../errors.ts';
+import type { EncodeContext, Feature, Geometry, NormalizedResult, TileCoord } from '../types.ts';
+import { mvtEncoder } from './mvt.ts';
+
+const tile: TileCoord = { z: 8, x: 135, y: 86 };
+const ctx = (over: Partial<EncodeContext> = {}): EncodeContext => ({
+  udfName: 'test',
+  tile,
+  bounds: null,
+  tileSize: 512,
+  layerName: 'test',
+  extent: 4096,
+  buffer: 64,
+  ...over,
+});
+
+/** lon/lat at fraction (fx, fy) across the tile (fy in Mercator space, from the north edge). */
+function at(fx: number, fy: number, t = tile): [number, number] {
+  const n = 2 ** t.z;
+  const lon = ((t.x + fx) / n) * 360 - 180;
+  const lat = (Math.atan(Math.sinh(Math.PI * (1 - (2 * (t.y + fy)) / n))) * 180) / Math.PI;
+  return [lon, lat];
+}
+
+function ring(...pts: [number, number][]): [number, number][] {
+  const r = pts.map(([fx, fy]) => at(fx, fy));
+  return [...r, r[0]];
+}
+
+async function decode(result: NormalizedResult, c = ctx()) {
+  const bytes = await mvtEncoder.encode(result, c);
+  return { bytes, vt: new VectorTile(new PbfReader(bytes)) };
+}
+
+const vector = (features: Feature<Geometry | null>[]): NormalizedResult => ({ kind: 'vector', features });
+
+/** Precision of one tile unit in degrees of longitude (latitudes are finer here). */
+const unit = 360 / (2 ** tile.z * 4096);
+
+function expectPositions(actual: unknown, expected: unknown): void {
+  if (typeof expected === 'number') {
+    expect(Math.abs((actual as number) - expected)).toBeLessThanOrEqual(unit);
+    return;
+  }
+  expect(Array.isArray(actual)).toBe(true);
+  expect((actual as unknown[]).length).toBe((expected as unknown[]).length);
+  (expected as unknown[]).forEach((e, i) => expectPositions((actual as unknown[])[i], e));
+}
+
+/** Rings come back with MVT winding (outer CW on screen): compare ignoring orientation and start. */
+function normRing(r: number[][]): string[] {
+  return r
+    .slice(0, -1)
+    .map(([x, y]) => `${Math.round(x / unit)},${Math.round(y / unit)}`)
+    .sort();
+}
+
+describe('mvt encoder', () => {
+  const polygonWithHole = [ring([0.1, 0.1], [0.1, 0.4], [0.4, 0.4], [0.4, 0.1]), ring([0.2, 0.2], [0.3, 0.2], [0.3, 0.3], [0.2, 0.3])];
+  const features: Feature<Geometry | null>[] = [
+    {
+      type: 'Feature',
+      id: 42,
+      geometry: { type: 'Point', coordinates: at(0.5, 0.5) },
+      properties: { name: 'a, "b"', n: 1.5, i: -7, flag: true, nested: { k: [1, 2] }, arr: [1, 'x'], nil: null, undef: undefined },
+    },
+    { type: 'Feature', id: 'abc', geometry: { type: 'LineString', coordinates: [at(0.1, 0.9), at(0.5, 0.6), at(0.9, 0.9)] }, properties: { kind: 'line' } },
+    { type: 'Feature', id: -3, geometry: { type: 'Polygon', coordinates: polygonWithHole }, properties: { kind: 'poly' } },
+    { type: 'Feature', geometry: { type: 'MultiPoint', coordinates: [at(0.6, 0.1), at(0.7, 0.2)] }, properties: { kind: 'mpoint' } },
+    {
+      type: 'Feature',
+      geometry: { type: 'MultiLineString', coordinates: [[at(0.6, 0.3), at(0.9, 0.3)], [at(0.6, 0.4), at(0.9, 0.45)]] },
+      properties: { kind: 'mline' },
+    },
+    {
+      type: 'Feature',
+      geometry: {
+        type: 'MultiPolygon',
+        coordinates: [[ring([0.05, 0.6], [0.05, 0.7], [0.15, 0.7])], [ring([0.2, 0.6], [0.2, 0.7], [0.3, 0.7])]],
+      },
+      properties: { kind: 'mpoly' },
+    },
+    { type: 'Feature', geometry: { type: 'Point', coordinates: [-120, -40] }, properties: { kind: 'elsewhere' } },
+    { type: 'Feature', geometry: null, properties: { kind: 'no geometry' } },
+  ];
+
+  it('writes one v2 layer named after ctx.layerName with the tile extent', async () => {
+    const { vt } = await decode(vector(features), ctx({ layerName: 'my_udf' }));
+    expect(Object.keys(vt.layers)).toEqual(['my_udf']);
+    const layer = vt.layers.my_udf;
+    expect(layer.version).toBe(2);
+    expect(layer.extent).toBe(4096);
+    expect(layer.length).toBe(6); // the far-away point and the null geometry are not in this tile
+  });
+
+  it('keeps scalar properties, stringifies nested ones, drops null/undefined', async () => {
+    const { vt } = await decode(vector(features));
+    const f = vt.layers.test.feature(0);
+    expect(f.properties).toEqual({ name: 'a, "b"', n: 1.5, i: -7, flag: true, nested: '{"k":[1,2]}', arr: '[1,"x"]' });
+    // the caller's properties object is left alone
+    expect(features[0].properties!.nested).toEqual({ k: [1, 2] });
+  });
+
+  it('preserves non-negative integer ids and drops ids MVT cannot hold', async () => {
+    const { vt } = await decode(vector(features));
+    const layer = vt.layers.test;
+    const byKind = new Map(Array.from({ length: layer.length }, (_, i) => layer.feature(i)).map((f) => [f.properties.kind ?? 'point', f]));
+    expect(byKind.get('point')!.id).toBe(42);
+    expect(byKind.get('line')!.id).toBeUndefined(); // string id
+    expect(byKind.get('poly')!.id).toBeUndefined(); // negative id
+  });
+
+  it('round-trips coordinates of every geometry type within tile precision', async () => {
+    const { vt } = await decode(vector(features));
+    const layer = vt.layers.test;
+    const decoded = new Map(
+      Array.from({ length: layer.length }, (_, i) => layer.feature(i).toGeoJSON(tile.x, tile.y, tile.z)).map((f) => [f.properties?.kind ?? 'point', f.geometry]),
+    );
+    expect(decoded.get('point')).toMatchObject({ type: 'Point' });
+    expectPositions((decoded.get('point') as any).coordinates, at(0.5, 0.5));
+    expect(decoded.get('line')!.type).toBe('LineString');
+    expectPositions((decoded.get('line') as any).coordinates, features[1].geometry!.type === 'LineString' && features[1].geometry!.coordinates);
+    expect(decoded.get('mpoint')!.type).toBe('MultiPoint');
+    expectPositions((decoded.get('mpoint') as any).coordinates, [at(0.6, 0.1), at(0.7, 0.2)]);
+    expect(decoded.get('mline')!.type).toBe('MultiLineString');
+    expectPositions((decoded.get('mline') as any).coordinates, [[at(0.6, 0.3), at(0.9, 0.3)], [at(0.6, 0.4), at(0.9, 0.45)]]);
+
+    const poly = decoded.get('poly') as any;
+    expect(poly.type).toBe('Polygon');
+    expect(poly.coordinates).toHaveLength(2); // outer ring + hole
+    expect(normRing(poly.coordinates[0])).toEqual(normRing(polygonWithHole[0]));
+    expect(normRing(poly.coordinates[1])).toEqual(normRing(polygonWithHole[1]));
+
+    const mpoly = decoded.get('mpoly') as any;
+    expect(mpoly.type).toBe('MultiPolygon');
+    expect(mpoly.coordinates).toHaveLength(2);
+    expect(normRing(mpoly.coordinates[1][0])).toEqual(normRing(ring([0.2, 0.6], [0.2, 0.7], [0.3, 0.7])));
+  });
+
+  it('includes features within the buffer and honours a custom extent', async () => {
+    const justOutside = vector([{ type: 'Feature', geometry: { type: 'Point', coordinates: at(1 + 32 / 4096, 0.5) }, properties: {} }]);
+    const { vt } = await decode(justOutside, ctx({ buffer: 64 }));
+    expect(vt.layers.test.length).toBe(1);
+    expect(vt.layers.test.feature(0).loadGeometry()[0][0].x).toBe(4096 + 32);
+    expect((await decode(justOutside, ctx({ buffer: 0 }))).bytes.length).toBe(0);
+
+    const small = await decode(vector(features.slice(0, 1)), ctx({ extent: 512 }));
+    expect(small.vt.layers.test.extent).toBe(512);
+    expect(small.vt.layers.test.feature(0).loadGeometry()[0][0]).toMatchObject({ x: 256, y: 256 });
+  });
+
+  it('cuts only the requested tile at high zoom without indexing the world', async () => {
+    const deep: TileCoord = { z: 20, x: Math.floor(0.5 * 2 ** 20) + 3, y: Math.floor(0.5 * 2 ** 20) - 5 };
+    const many = Array.from({ length: 10_000 }, (_, i): Feature => ({
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: at((i % 100) / 100, Math.floor(i / 100) / 100, deep) },
+      properties: { i },
+    }));
+    const t0 = performance.now();
+    const { vt } = await decode(vector(many), ctx({ tile: deep }));
+    expect(vt.layers.test.length).toBe(10_000);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  it('answers an empty result, or a tile without features, with a zero-length body', async () => {
+    expect((await mvtEncoder.encode({ kind: 'empty' }, ctx())).length).toBe(0);
+    expect((await mvtEncoder.encode(vector([]), ctx())).length).toBe(0);
+    expect((await mvtEncoder.encode(vector([features[6]]), ctx())).length).toBe(0);
+  });
+
+  it('refuses a call without a tile with a 400', () => {
+    expect(() => mvtEncoder.encode(vector(features), ctx({ tile: null }))).toThrow(BadRequestError);
+    expect(() => mvtEncoder.encode(vector(features), ctx({ tile: null }))).toThrow(/mvt format needs a tile/);
+  });
+});
