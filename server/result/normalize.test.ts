@@ -136,9 +136,11 @@ describe('normalizeResult', () => {
     const features = Array.from({ length: 10_000 }, (_, i) =>
       feature({ type: 'Polygon', coordinates: [[[i, 0], [i + 1, 0], [i + 1, 1], [i, 1], [i, 0]]] }, { i }),
     );
+    normalizeResult({ type: 'FeatureCollection', features }); // warm up the JIT
     const t0 = performance.now();
     const r = normalizeResult({ type: 'FeatureCollection', features });
     expect(r.kind).toBe('vector');
-    expect(performance.now() - t0).toBeLessThan(100);
+    // ~10 ms on an idle laptop; the loose bound only catches copying or quadratic work (CI is shared).
+    expect(performance.now() - t0).toBeLessThan(250);
   });
 });

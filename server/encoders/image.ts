@@ -1,0 +1,174 @@
+import type { Sharp } from 'sharp';
+import { BadRequestError } from '../errors.ts';
+import type { EncodeContext, Encoder, NormalizedResult, RasterData } from '../types.ts';
+import { resolveColormap } from './colormap.ts';
+
+type SharpFactory = (typeof import('sharp'))['default'];
+let sharpModule: Promise<SharpFactory> | undefined;
+
+/** sharp is native: it is loaded on the first image encode, so the registry itself stays portable. */
+function loadSharp(): Promise<SharpFactory> {
+  sharpModule ??= import('sharp').then((m) => m.default);
+  return sharpModule;
+}
+
+/** Pixel bytes ready for sharp's raw input. */
+interface Pixels {
+  data: Uint8Array;
+  channels: 1 | 2 | 3 | 4;
+}
+
+/**
+ * Turns raster data into 8-bit pixels: values are mapped through `rescale` (required for any
+ * type but uint8), a single band through the colormap's lookup table, and NaN / `noData`
+ * pixels become transparent (which adds an alpha channel). For non-uint8 data with an alpha
+ * band, the alpha band is rescaled with the same range as the colour bands.
+ * @throws BadRequestError when a non-uint8 raster comes without a range, or the range is unusable.
+ */
+export function rasterToPixels(raster: RasterData, ctx: Pick<EncodeContext, 'rescale' | 'colormap'>): Pixels {
+  const { width, height, bands, data, noData } = raster;
+  const isByte = data instanceof Uint8Array || data instanceof Uint8ClampedArray;
+  const isFloat = data instanceof Float32Array || data instanceof Float64Array;
+  const range = ctx.rescale;
+  if (!isByte && !range) {
+    throw new BadRequestError(
+      `This raster holds ${data.constructor.name} values, which need a value range to become an image: add rescale=min,max to the request (e.g. rescale=0,1000), or declare rescale in the UDF.`,
+      'invalid_parameter',
+      { parameter: 'rescale' },
+    );
+  }
+  if (range && !(Number.isFinite(range[0]) && Number.isFinite(range[1]) && range[0] !== range[1])) {
+    throw new BadRequestError(`rescale=${range.join(',')} is not a usable range: give two different finite numbers, rescale=min,max.`, 'invalid_parameter', {
+      parameter: 'rescale',
+    });
+  }
+  const hasAlphaBand = bands === 2 || bands === 4;
+  const colorBands = hasAlphaBand ? bands - 1 : bands;
+  const lut = ctx.colormap !== undefined && colorBands === 1 ? resolveColormap(ctx.colormap) : undefined;
+  const checkNoData = typeof noData === 'number';
+  const masking = isFloat || checkNoData;
+
+  // Fast path: uint8 pixels that need no change are handed to sharp as they are (no copy).
+  if (isByte && !range && !lut && !masking) {
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), channels: bands };
+  }
+
+  const outColor = lut ? 3 : colorBands;
+  const outAlpha = hasAlphaBand || masking;
+  const channels = (outColor + (outAlpha ? 1 : 0)) as Pixels['channels'];
+  const pixels = width * height;
+  // Uint8ClampedArray assignment rounds and clamps to 0..255 (NaN → 0), which is exactly the
+  // rescale we want, without per-value Math calls.
+  const out = new Uint8ClampedArray(pixels * channels);
+  const min = range ? range[0] : 0;
+  const span = range ? (range[1] - range[0]) / 255 : 1;
+  const scaled = new Uint8ClampedArray(bands); // one pixel's bands, already 0..255
+
+  for (let i = 0, src = 0, dst = 0; i < pixels; i++, src += bands, dst += channels) {
+    let masked = false;
+    if (masking) {
+      let nodataBands = 0;
+      for (let b = 0; b < colorBands; b++) {
+        const v = data[src + b];
+        if (v !== v) masked = true; // NaN
+        else if (v === noData) nodataBands++;
+      }
+      // noData masks a pixel only when all its colour bands hold it (an RGB 0 in one band is a colour).
+      if (checkNoData && nodataBands === colorBands) masked = true;
+    }
+    if (masked) {
+      // out is zero-initialised: colour 0, alpha 0.
+      continue;
+    }
+    for (let b = 0; b < bands; b++) scaled[b] = (data[src + b] - min) / span;
+    if (lut) {
+      const j = scaled[0] * 3;
+      out[dst] = lut[j];
+      out[dst + 1] = lut[j + 1];
+      out[dst + 2] = lut[j + 2];
+    } else {
+      for (let b = 0; b < colorBands; b++) out[dst + b] = scaled[b];
+    }
+    if (outAlpha) out[dst + outColor] = hasAlphaBand ? scaled[colorBands] : 255;
+  }
+  return { data: new Uint8Array(out.buffer), channels };
+}
+
+interface ImageFormat {
+  name: string;
+  aliases: string[];
+  extension: string;
+  mediaType: string;
+  /** Applies the output format; `hasAlpha` tells whether the pixels carry transparency. */
+  output(image: Sharp, hasAlpha: boolean): Sharp;
+}
+
+function createImageEncoder(format: ImageFormat): Encoder {
+  const blankCache = new Map<number, Promise<Uint8Array>>();
+  const encodePixels = async ({ data, channels }: Pixels, width: number, height: number, ctx: EncodeContext): Promise<Uint8Array> => {
+    const sharp = await loadSharp();
+    let image = sharp(data, { raw: { width, height, channels } });
+    const size = ctx.tileSize;
+    if (ctx.tile && (width !== size || height !== size)) {
+      // Within 2× either way, nearest neighbour keeps data pixels crisp and exact;
+      // beyond that sharp's default (lanczos3) avoids blocky or aliased tiles.
+      const near = [size / width, size / height].every((r) => r >= 0.5 && r <= 2);
+      image = image.resize(size, size, { fit: 'fill', kernel: near ? 'nearest' : 'lanczos3' });
+    }
+    // sharp widens raw 1–2 channel input to sRGB on output unless told the data is grey.
+    if (channels <= 2) image = image.toColourspace('b-w');
+    const buffer = await format.output(image, channels === 2 || channels === 4).toBuffer();
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  };
+
+  return {
+    name: format.name,
+    aliases: format.aliases,
+    extension: format.extension,
+    mediaType: format.mediaType,
+    accepts: ['raster', 'empty'],
+    async encode(result: NormalizedResult, ctx: EncodeContext): Promise<Uint8Array> {
+      if (result.kind === 'empty') {
+        // A transparent (black for jpg) square: the same few bytes every time, so build it once.
+        const size = ctx.tileSize;
+        let blank = blankCache.get(size);
+        if (!blank) {
+          blank = encodePixels({ data: new Uint8Array(size * size * 4), channels: 4 }, size, size, { ...ctx, tile: null });
+          blankCache.set(size, blank);
+          blank.catch(() => blankCache.delete(size));
+        }
+        return blank;
+      }
+      if (result.kind !== 'raster') throw new Error(`${format.name} encoder cannot encode a ${result.kind} result`);
+      const { raster } = result;
+      return encodePixels(rasterToPixels(raster, ctx), raster.width, raster.height, ctx);
+    },
+  };
+}
+
+/** `image/png`: lossless; fast zlib settings because tiles are encoded on request. */
+export const pngEncoder = createImageEncoder({
+  name: 'png',
+  aliases: [],
+  extension: 'png',
+  mediaType: 'image/png',
+  output: (image) => image.png({ compressionLevel: 4, adaptiveFiltering: false }),
+});
+
+/** `image/jpeg`: no alpha, so transparent (NaN / noData) pixels are flattened onto black. */
+export const jpegEncoder = createImageEncoder({
+  name: 'jpg',
+  aliases: ['jpeg'],
+  extension: 'jpg',
+  mediaType: 'image/jpeg',
+  output: (image, hasAlpha) => (hasAlpha ? image.flatten({ background: '#000000' }) : image).jpeg({ quality: 85 }),
+});
+
+/** `image/webp`: lossy colour with lossless alpha, low effort for request-time encoding. */
+export const webpEncoder = createImageEncoder({
+  name: 'webp',
+  aliases: [],
+  extension: 'webp',
+  mediaType: 'image/webp',
+  output: (image) => image.webp({ quality: 90, alphaQuality: 100, effort: 2 }),
+});
