@@ -132,15 +132,16 @@ describe('normalizeResult', () => {
     expect(udfError(feature(point, 'props')).message).toMatch(/properties of type a string/);
   });
 
-  it('normalises 10,000 features quickly', () => {
+  it('passes 10,000 features through without copying them', () => {
     const features = Array.from({ length: 10_000 }, (_, i) =>
       feature({ type: 'Polygon', coordinates: [[[i, 0], [i + 1, 0], [i + 1, 1], [i, 1], [i, 0]]] }, { i }),
     );
-    normalizeResult({ type: 'FeatureCollection', features }); // warm up the JIT
-    const t0 = performance.now();
     const r = normalizeResult({ type: 'FeatureCollection', features });
     expect(r.kind).toBe('vector');
-    // ~10 ms on an idle laptop; the loose bound only catches copying or quadratic work (CI is shared).
-    expect(performance.now() - t0).toBeLessThan(250);
+    // Speed lives in `npm run bench`; here: the hot path hands the caller's objects on as they are.
+    if (r.kind === 'vector') {
+      expect(r.features).toHaveLength(10_000);
+      expect(r.features[9_999]).toBe(features[9_999]);
+    }
   });
 });
