@@ -10,9 +10,17 @@ describe('udfLayer', () => {
     const layer = udfLayer({ server, udf: 'points', params: { n: 500 }, token: 'abc', opacity: 0.5 });
     expect(layer).toBeInstanceOf(MVTLayer);
     expect(layer.props.data).toBe('http://localhost:8787/udf/points/tiles/{z}/{x}/{y}?format=mvt&n=500');
-    expect(layer.props.loadOptions).toEqual({ core: { worker: false, fetch: { headers: { Authorization: 'Bearer abc' } } } });
+    expect(layer.props.loadOptions).toEqual({
+      core: { fetch: { headers: { Authorization: 'Bearer abc' } } },
+      // The MVT worker comes from the tilesmith server, not unpkg.com: pages work offline.
+      mvt: { workerUrl: 'http://localhost:8787/vendor/loaders.gl/mvt-worker.js' },
+    });
     expect(layer.props.opacity).toBe(0.5);
     expect(layer.id).toBe('tilesmith-points');
+  });
+  it('merges user loadOptions without losing the auth header', () => {
+    const layer = udfLayer({ server, udf: 'points', token: 'abc', mvtWorkerUrl: null, loadOptions: { mvt: { shape: 'binary' }, core: { fetch: { headers: { 'X-A': '1' } } } } });
+    expect(layer.props.loadOptions).toEqual({ core: { fetch: { headers: { Authorization: 'Bearer abc', 'X-A': '1' } } }, mvt: { shape: 'binary' } });
   });
   it('can send the token in the query instead', () => {
     const layer = udfLayer({ server, udf: 'points', token: 'abc', tokenInQuery: true });

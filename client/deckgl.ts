@@ -19,7 +19,7 @@
 import { H3HexagonLayer, MVTLayer, TileLayer } from '@deck.gl/geo-layers';
 import { BitmapLayer, GeoJsonLayer } from '@deck.gl/layers';
 import type { Layer, LayersList } from '@deck.gl/core';
-import { authHeaders, fileUrl, tileUrl, type UdfParams } from './index.ts';
+import { authHeaders, fileUrl, normalizeServer, tileUrl, type UdfParams } from './index.ts';
 
 type Color = [number, number, number] | [number, number, number, number];
 
@@ -52,18 +52,30 @@ export interface UdfLayerOptions {
   /** Vector line / outline colour. @default [0, 60, 160, 255] */
   lineColor?: Color;
   /**
-   * Let loaders.gl parse tiles in web workers. Off by default because loaders.gl loads its
-   * worker scripts from unpkg.com, which offline or CSP-locked pages cannot reach.
-   * @default false
+   * Where loaders.gl loads its MVT parsing worker from. deck.gl's MVTLayer parses only in a
+   * worker, which loaders.gl fetches from unpkg.com by default — unreachable offline or
+   * under a strict CSP — so tilesmith serves a copy; `null` restores the CDN default.
+   * @default `${server}/vendor/loaders.gl/mvt-worker.js`
    */
-  workers?: boolean;
+  mvtWorkerUrl?: string | null;
+  /** Merged into the loadOptions this adapter builds (auth headers, worker URL). */
+  loadOptions?: Record<string, any>;
   [prop: string]: unknown;
 }
 
-/** deck.gl ≥ 9.3 reads fetch options from `loadOptions.core.fetch` (the old `loadOptions.fetch` is ignored). */
-function loadOptionsFor(token: string | undefined, inQuery: boolean, workers: boolean): Record<string, unknown> {
-  const headers = inQuery ? {} : authHeaders(token);
-  return { core: { worker: workers, fetch: { headers } } };
+/**
+ * deck.gl ≥ 9.3 reads fetch options from `loadOptions.core.fetch` (the old
+ * `loadOptions.fetch` is silently ignored). The user's own loadOptions are merged in, one
+ * level deep per loader, so adding e.g. `mvt: { coordinates }` keeps the auth header.
+ */
+function loadOptionsFor(headers: Record<string, string>, extra: Record<string, unknown>, user: Record<string, any> = {}): Record<string, any> {
+  const base: Record<string, any> = { core: { fetch: { headers } }, ...extra };
+  const out: Record<string, any> = { ...base };
+  for (const [key, value] of Object.entries(user)) {
+    out[key] = value && typeof value === 'object' && !Array.isArray(value) ? { ...base[key], ...value } : value;
+  }
+  if (user.core?.fetch) out.core.fetch = { ...user.core.fetch, headers: { ...headers, ...user.core.fetch.headers } };
+  return out;
 }
 
 /** Fetches a JSON tile; 204 (empty tile) becomes `null` so deck.gl draws nothing and reports no error. */
@@ -104,11 +116,13 @@ export function udfLayer(options: UdfLayerOptions): Layer {
     id = `tilesmith-${udf}`,
     fillColor = [0, 122, 255, 140],
     lineColor = [0, 60, 160, 255],
-    workers = false,
+    mvtWorkerUrl = `${normalizeServer(server)}/vendor/loaders.gl/mvt-worker.js`,
+    loadOptions: userLoadOptions,
     ...rest
   } = options;
   const queryToken = tokenInQuery ? token : undefined;
-  const loadOptions = loadOptionsFor(token, tokenInQuery, workers);
+  const headers = tokenInQuery ? {} : authHeaders(token);
+  const loadOptions = loadOptionsFor(headers, {}, userLoadOptions);
 
   if (kind === 'raster') {
     const size = tileSize ?? 256;
@@ -142,7 +156,6 @@ export function udfLayer(options: UdfLayerOptions): Layer {
   };
 
   if (format === 'geojson') {
-    const headers = tokenInQuery ? {} : authHeaders(token);
     return new TileLayer({
       id,
       data: tileUrl({ server, udf, format: 'geojson', params, token: queryToken }),
@@ -159,7 +172,7 @@ export function udfLayer(options: UdfLayerOptions): Layer {
   return new MVTLayer({
     id,
     data: tileUrl({ server, udf, format: format ?? 'mvt', params, token: queryToken }),
-    loadOptions,
+    loadOptions: loadOptionsFor(headers, mvtWorkerUrl ? { mvt: { workerUrl: mvtWorkerUrl } } : {}, userLoadOptions),
     ...vectorStyle,
     ...rest,
   } as any);
@@ -217,7 +230,7 @@ export function h3Layer(options: H3LayerOptions): Layer {
     return new H3HexagonLayer({
       id,
       data: fileUrl({ server, udf, format: 'json', params }),
-      loadOptions: { core: { fetch: { headers } } },
+      loadOptions: loadOptionsFor(headers, {}),
       dataTransform: (data: unknown) => rowsOf(data),
       ...hexProps,
     } as any);

@@ -106,6 +106,8 @@ export function udfVectorLayer(pm: ProtomapsLike, options: UdfVectorLayerOptions
     maxDataZoom,
     paintRules: udfPaintRules(pm, udf, color),
     labelRules: [],
+    // protomaps-leaflet credits OpenStreetMap by default, which is wrong for UDF data.
+    attribution: 'tilesmith',
     ...rest,
   });
 }

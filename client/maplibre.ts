@@ -4,7 +4,7 @@
  * `addSource` / `addLayer` / `getSource` (MapLibre v4–v6).
  *
  * ```js
- * import maplibregl from 'maplibre-gl';
+ * import * as maplibregl from 'maplibre-gl';
  * import { addUdfLayer } from 'tilesmith/client/maplibre';
  * const map = new maplibregl.Map({ container: 'map', style: { version: 8, sources: {}, layers: [] }, center: [0, 20], zoom: 2 });
  * map.on('load', () => {

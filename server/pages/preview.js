@@ -102,7 +102,7 @@ function renderSnippets(params) {
     blocks.push(
       snippetBlock(
         'MapLibre GL JS',
-        `import maplibregl from 'maplibre-gl';\nimport { addUdfLayer } from 'tilesmith/client/maplibre';\n\nconst map = new maplibregl.Map({ container: 'map', style: '${ts.styleUrl(base)}' });\n// or add it to any style:\nmap.on('load', () => addUdfLayer(map, { server: '${server}', udf: '${udf.name}', kind: '${kind}', params: ${pJson} }));`,
+        `import * as maplibregl from 'maplibre-gl';\nimport { addUdfLayer } from 'tilesmith/client/maplibre';\n\nconst map = new maplibregl.Map({ container: 'map', style: '${ts.styleUrl(base)}' });\n// or add it to any style:\nmap.on('load', () => addUdfLayer(map, { server: '${server}', udf: '${udf.name}', kind: '${kind}', params: ${pJson} }));`,
         'snip-maplibre',
       ),
     );

@@ -70,6 +70,8 @@ const VENDOR: Record<string, [string, string]> = {
   'leaflet/images/marker-icon-2x.png': ['leaflet', 'dist/images/marker-icon-2x.png'],
   'leaflet/images/marker-shadow.png': ['leaflet', 'dist/images/marker-shadow.png'],
   'protomaps-leaflet/protomaps-leaflet.js': ['protomaps-leaflet', 'dist/protomaps-leaflet.js'],
+  // deck.gl's MVTLayer parses only in this worker, which loaders.gl would fetch from unpkg.com.
+  'loaders.gl/mvt-worker.js': ['@loaders.gl/mvt', 'dist/mvt-worker.js'],
 };
 
 /** Static helper files of the pages themselves (`/pages/*`). */
