@@ -686,21 +686,36 @@ def _unique_columns(df):
     return out
 
 
-_wkb_writer = None
+_wkb_write = None
 
 
 def _to_wkb(geoms):
+    """WKB per geometry (None for missing ones). shapely 2 and pygeos are vectorised; shapely
+    1.8 needs one GEOS call per geometry, made through a single reused writer."""
     import shapely
 
-    if hasattr(shapely, "to_wkb"):  # shapely 2: vectorised
-        return list(shapely.to_wkb(np.asarray(geoms, dtype=object)))
-    global _wkb_writer
-    if _wkb_writer is None:  # shapely 1.8: one reused GEOS writer is ~4x faster than geom.wkb
+    if hasattr(shapely, "to_wkb"):
+        return list(shapely.to_wkb(geoms))
+    if type(geoms[0]).__module__.startswith("pygeos") if len(geoms) else False:
+        import pygeos
+
+        return list(pygeos.to_wkb(geoms))
+    global _wkb_write
+    if _wkb_write is None:
         from shapely.geos import WKBWriter, lgeos
 
-        _wkb_writer = WKBWriter(lgeos)
-    w = _wkb_writer.write
-    return [None if g is None or g.is_empty else w(g) for g in geoms]
+        _wkb_write = WKBWriter(lgeos).write
+    w = _wkb_write
+    try:
+        return [None if g is None else w(g) for g in geoms]
+    except Exception:  # e.g. an empty point has no WKB in older GEOS: null that row only
+        out = []
+        for g in geoms:
+            try:
+                out.append(None if g is None or g.is_empty else w(g))
+            except Exception:
+                out.append(None)
+        return out
 
 
 def _encode_gdf(gdf, bufs):
@@ -708,14 +723,19 @@ def _encode_gdf(gdf, bufs):
     if crs is not None and crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)
     geom_name = gdf.geometry.name
-    props = gdf.drop(columns=[geom_name])
-    for c in props.columns:  # other geometry columns travel as WKT text
-        if str(props[c].dtype) == "geometry":
-            props[c] = props[c].to_wkt()
-    if props.index.name is not None:
-        props = props.reset_index()
-    cols = [_encode_column(c, props[c], bufs) for c in _unique_columns(props)]
-    wkb = _to_wkb(gdf.geometry.array)
+    if gdf.index.name is not None:
+        gdf = gdf.reset_index()
+    cols = []
+    for c in _unique_columns(gdf):
+        if c == geom_name:
+            continue
+        s = gdf[c]
+        if str(s.dtype) == "geometry":  # other geometry columns travel as WKT text
+            s = s.to_wkt()
+        cols.append(_encode_column(c, s, bufs))
+    ga = gdf.geometry.array
+    data = getattr(ga, "data", None)
+    wkb = _to_wkb(data if isinstance(data, np.ndarray) else np.asarray(list(ga), dtype=object))
     isna = np.fromiter((w is None for w in wkb), dtype=bool, count=len(wkb))
     _append_strings(wkb, isna, bufs)
     g = {"offsets": len(bufs) - 2, "data": len(bufs) - 1}
