@@ -173,6 +173,7 @@ def udf(bounds=None):
 
     const waves = await ok('waves', path.relative(dir, path.join(EXAMPLES, 'waves.py')));
     expect(waves.options).toMatchObject({ kind: 'raster', rescale: [-1, 1], colormap: 'viridis' });
+    expect(waves.params).toEqual({ wavelength: { type: 'float', default: 20 } }); // tile_size comes from the call
     const wr = (await waves.runtime!.run(call({}, { bounds: [-180, -85, 180, 85], tile: { x: 0, y: 0, z: 0 } }))).value as RasterData;
     expect(wr.data).toBeInstanceOf(Float32Array);
     expect([wr.width, wr.height, wr.bands]).toEqual([256, 256, 1]);
@@ -180,6 +181,8 @@ def udf(bounds=None):
     expect(Math.min(...values)).toBeGreaterThanOrEqual(-1);
     expect(Math.max(...values)).toBeLessThanOrEqual(1);
     expect(new Set(values.map((v) => v.toFixed(2))).size).toBeGreaterThan(20);
+    const big = (await waves.runtime!.run(call({}, { tileSize: 512 }))).value as RasterData;
+    expect([big.width, big.height]).toEqual([512, 512]);
   });
 
   it('turns a DataFrame (and a Series) into a table with typed columns and nulls', async () => {
@@ -219,8 +222,9 @@ from tilesmith import udf, Bounds
 @udf
 def udf(bounds: Bounds = None, n: int = 3, ratio: float = 0.5, flag: bool = False, label: str = "x",
         tags: list = ("a", "b"), opts: dict = None, untyped="raw", maybe: Optional[int] = None, names: List[str] = None,
-        table: pd.DataFrame = None, shapes: gpd.GeoDataFrame = None, required_one: int = None):
+        table: pd.DataFrame = None, shapes: gpd.GeoDataFrame = None, required_one: int = None, tile=None, tile_size: int = 256):
     return {
+        "tile": tile, "tile_size": tile_size,
         "bounds": list(bounds) if bounds is not None else None,
         "types": {k: type(v).__name__ for k, v in dict(n=n, ratio=ratio, flag=flag, label=label, tags=tags, opts=opts,
                   untyped=untyped, maybe=maybe, table=table, shapes=shapes).items()},
@@ -250,6 +254,8 @@ def udf(bounds: Bounds = None, n: int = 3, ratio: float = 0.5, flag: bool = Fals
       shapes: { type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [[[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]] } }] },
     }))).value as any;
     expect(out.bounds).toEqual(TILE_BOUNDS);
+    expect(out.tile).toEqual({ x: 655, y: 1582, z: 12 });
+    expect(out.tile_size).toBe(256);
     expect(out.types).toEqual({
       n: 'int', ratio: 'float', flag: 'bool', label: 'str', tags: 'list', opts: 'NoneType',
       untyped: 'int', maybe: 'NoneType', table: 'DataFrame', shapes: 'GeoDataFrame',

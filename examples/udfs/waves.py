@@ -9,9 +9,10 @@ from tilesmith import Bounds, udf
 
 
 @udf(kind="raster", rescale=(-1, 1), colormap="viridis", description="Sine wave interference (float raster)")
-def udf(bounds: Bounds = None, wavelength: float = 20.0, size: int = 256):
+def udf(bounds: Bounds = None, wavelength: float = 20.0, tile_size: int = 256):
+    # tile_size is filled in by the server (256 or 512), like bounds: not a query parameter.
     west, south, east, north = bounds or [-180, -85.05, 180, 85.05]
-    size = max(1, min(int(size), 1024))
+    size = tile_size
     # Pixel centres, north-west corner first (row 0 is the northern edge).
     lon = west + (np.arange(size) + 0.5) * (east - west) / size
     lat = north - (np.arange(size) + 0.5) * (north - south) / size

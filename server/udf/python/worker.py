@@ -183,7 +183,7 @@ def _type_name(o):
 # --- UDF loading ---------------------------------------------------------------------------
 class LoadedUdf:
     __slots__ = ("name", "code_hash", "module", "func", "dirs", "local", "bounds_param", "params",
-                 "options", "entry", "accepts_kwargs")
+                 "options", "entry", "accepts_kwargs", "context")
 
 
 _udfs = {}  # name -> LoadedUdf
@@ -338,6 +338,7 @@ def _find_entry(module, spec):
 _SIMPLE = {int: "int", float: "float", bool: "bool", str: "str", list: "list", tuple: "list", set: "list",
            dict: "dict"}
 _BOUNDS_MARKERS = {"bounds": "list", "tile": "gdf", "viewport": "gdf"}
+_CONTEXT = ("tile", "tile_size")
 
 
 def _marker(ann):
@@ -431,6 +432,7 @@ def _introspect(u, spec):
     overrides.update(spec.get("defaults") or {})
     u.bounds_param = None
     u.accepts_kwargs = False
+    u.context = []
     params = {}
     for p in sig.parameters.values():
         if p.kind is p.VAR_KEYWORD:
@@ -440,6 +442,10 @@ def _introspect(u, spec):
             continue
         ann = hints.get(p.name, p.annotation)
         ptype, conv = _param_type(ann)
+        if p.name in _CONTEXT and ptype in ("str", "int", "dict"):
+            # Filled from the request (tile {x, y, z} or None; tile size in pixels), not a query parameter.
+            u.context.append(p.name)
+            continue
         if u.bounds_param is None and (ptype == "bounds" or (p.name in ("bounds", "bbox") and ptype == "str"
                                                               and ann is inspect.Parameter.empty)):
             # Legacy Fused: an unannotated `bbox` was a tile GeoDataFrame.
@@ -518,6 +524,8 @@ def _build_kwargs(u, h):
                 from tilesmith import Bounds
 
                 kwargs[name] = Bounds(b)
+    for name in u.context:
+        kwargs[name] = h.get("tile") if name == "tile" else int(h.get("tileSize") or 256)
     params = h.get("params") or {}
     for k, v in params.items():
         entry = u.params.get(k)
