@@ -477,6 +477,8 @@ def udf(bbox: fused.types.TileGDF = None, n: int = 2, mode: str = "tile"):
         return fused.run("UDF_Overture_Maps_Example", bbox=bbox)
     if mode == "utils":
         return fused.utils.common.read_shape()
+    if mode == "local":
+        return fused.run(lambda a, b=1: {"sum": a + b}, 2, b=3)
     @fused.cache
     def double(v):
         return v * 2
@@ -492,6 +494,11 @@ import fused
 def udf(bbox, label="legacy"):
     return {"z": int(bbox.z[0]), "total_bounds": [float(v) for v in bbox.total_bounds], "label": label}
 `);
+    write('fused_listbounds.py', `
+@fused.udf(default_parameters={"k": 9})
+def udf(bounds: list = None, k: int = 1):
+    return {"bounds": bounds, "k": k}
+`);
     const udf = await ok('fused_plain');
     expect(udf.options).toEqual({ cacheMaxAge: '30m' });
     expect(udf.params).toEqual({ n: { type: 'int', default: 2 }, mode: { type: 'str', default: 'tile' } });
@@ -505,10 +512,14 @@ def udf(bbox, label="legacy"):
     expect(run.message).toMatch(/NotImplementedError: fused\.run is a Fused cloud API that tilesmith does not provide/);
     const utils = await rejection(udf.runtime!.run(call({ mode: 'utils' })));
     expect(utils.message).toMatch(/fused\.utils\.common is a Fused cloud API/);
+    expect((await udf.runtime!.run(call({ mode: 'local' }))).value).toEqual({ sum: 5 });
 
     const legacy = await ok('fused_legacy');
     expect(legacy.params).toEqual({ label: { type: 'str', default: 'legacy' } });
     expect((await legacy.runtime!.run(call())).value).toEqual({ z: 12, total_bounds: TILE_BOUNDS, label: 'legacy' });
+    const lb = await ok('fused_listbounds');
+    expect(lb.params).toEqual({ k: { type: 'int', default: 9 } });
+    expect((await lb.runtime!.run(call())).value).toEqual({ bounds: TILE_BOUNDS, k: 9 });
   });
 
   it('loads a Fused folder (meta.json defaults, utils.py) and keeps each folder\'s utils apart', async () => {

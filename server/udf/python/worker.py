@@ -446,10 +446,15 @@ def _introspect(u, spec):
             # Filled from the request (tile {x, y, z} or None; tile size in pixels), not a query parameter.
             u.context.append(p.name)
             continue
-        if u.bounds_param is None and (ptype == "bounds" or (p.name in ("bounds", "bbox") and ptype == "str"
-                                                              and ann is inspect.Parameter.empty)):
-            # Legacy Fused: an unannotated `bbox` was a tile GeoDataFrame.
-            mode = conv if ptype == "bounds" else ("gdf" if p.name == "bbox" else "list")
+        if u.bounds_param is None and (ptype == "bounds" or p.name in ("bounds", "bbox")):
+            if ptype == "bounds":
+                mode = conv
+            elif ptype == "geojson":
+                mode = "gdf"
+            elif ann is inspect.Parameter.empty:
+                mode = "gdf" if p.name == "bbox" else "list"  # legacy Fused: a bare `bbox` was a tile GeoDataFrame
+            else:
+                mode = "list"
             u.bounds_param = (p.name, mode)
             continue
         entry = {"type": ptype}
