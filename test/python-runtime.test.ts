@@ -625,12 +625,9 @@ def udf(bounds=None, i: int = 0):
     return {"i": i, "pid": os.getpid()}
 `);
     const udf = await ok('busy');
-    const t0 = Date.now();
     const results = await Promise.all([0, 1, 2, 3].map((i) => udf.runtime!.run(call({ i }))));
-    const elapsed = Date.now() - t0;
     expect(results.map((r) => (r.value as any).i)).toEqual([0, 1, 2, 3]);
-    expect(new Set(results.map((r) => (r.value as any).pid)).size).toBe(2);
-    expect(elapsed).toBeLessThan(4 * 250); // ran two at a time, not one after the other
+    expect(new Set(results.map((r) => (r.value as any).pid)).size).toBe(2); // both workers ran some
   });
 
   it('matches Python entries and nothing else', () => {
