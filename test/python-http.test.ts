@@ -79,7 +79,7 @@ def udf(bounds=None, n: int = 3):
     const [w, s, e, n] = tileToBounds({ z, x, y });
     for (let i = 0; i < layer.length; i++) {
       const f = layer.feature(i).toGeoJSON(x, y, z);
-      expect(['park', 'residential']).toContain(f.properties.kind);
+      expect(['park', 'residential']).toContain(f.properties!.kind);
       for (const [lon, lat] of (f.geometry as any).coordinates[0]) {
         expect(lon).toBeGreaterThanOrEqual(w - 1e-6);
         expect(lon).toBeLessThanOrEqual(e + 1e-6);
