@@ -10,6 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qgisRasterUri, qgisVectorTileUri } from '../client/qgis.ts';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
@@ -17,6 +18,7 @@ import { startServer, type RunningServer } from '../server/node/serve.ts';
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = resolve(import.meta.dirname, 'qgis/render.py');
 const EXAMPLES = resolve(import.meta.dirname, '../examples/udfs');
+const LOAD_UDF = resolve(import.meta.dirname, '../examples/qgis/load_udf.py');
 
 function haveQgis(): boolean {
   if (!existsSync(PYTHON)) return false;
@@ -145,4 +147,23 @@ describe.skipIf(!QGIS)('QGIS (offscreen, PyQGIS)', () => {
     expect(m).toMatchObject({ valid: true, errors: [] });
     expect(pixelsNear(m, '#fde725', 8)).toBeGreaterThan(1000); // viridis yellow: colormap=viridis arrived
   });
+
+  it('examples/qgis/load_udf.py builds the same URIs as the client and renders the layers', async () => {
+    const env = { ...process.env, HOME: join(work, 'home2'), QT_QPA_PLATFORM: 'offscreen', XDG_RUNTIME_DIR: join(work, 'xdg') };
+    for (const [udf, args, uri, colour] of [
+      ['points', ['n=30', 'label=a&b'], qgisVectorTileUri({ server: server.url, udf: 'points', params: { n: 30, label: 'a&b' } }), [10, 124, 255]],
+      ['mandelbrot', ['colormap=viridis'], qgisRasterUri({ server: server.url, udf: 'mandelbrot', params: { colormap: 'viridis' } }), [253, 231, 37]],
+    ] as const) {
+      const png = join(work, `load_udf-${udf}.png`);
+      const { stdout } = await promisify(execFile)(PYTHON, [LOAD_UDF, server.url, udf, ...args, '--png', png], { env, timeout: 120_000 });
+      const out = JSON.parse(stdout.trim().split('\n').pop()!);
+      expect(out).toMatchObject({ name: udf, valid: true, errors: [], uri });
+      const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      let hits = 0;
+      for (let i = 0; i < data.length; i += 3) {
+        if (Math.abs(data[i] - colour[0]) < 20 && Math.abs(data[i + 1] - colour[1]) < 20 && Math.abs(data[i + 2] - colour[2]) < 20) hits++;
+      }
+      expect(hits, `${udf}: pixels near rgb(${colour.join(',')}) in ${info.width}x${info.height}`).toBeGreaterThan(300);
+    }
+  }, 240_000);
 });

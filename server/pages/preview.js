@@ -102,7 +102,7 @@ function renderSnippets(params) {
     blocks.push(
       snippetBlock(
         'MapLibre GL JS',
-        `import * as maplibregl from 'maplibre-gl';\nimport { addUdfLayer } from 'tilesmith/client/maplibre';\n\nconst map = new maplibregl.Map({ container: 'map', style: '${ts.styleUrl(base)}' });\n// or add it to any style:\nmap.on('load', () => addUdfLayer(map, { server: '${server}', udf: '${udf.name}', kind: '${kind}', params: ${pJson} }));`,
+        `import * as maplibregl from 'maplibre-gl';\nimport { addUdfLayer } from 'tilesmith/client/maplibre';\n\nconst map = new maplibregl.Map({ container: 'map', style: { version: 8, sources: {}, layers: [] }, center: [0, 20], zoom: 1 });\nmap.on('load', () => addUdfLayer(map, { server: '${server}', udf: '${udf.name}', kind: '${kind}', params: ${pJson} }));\n// or the whole style: new maplibregl.Map({ container: 'map', style: '${ts.styleUrl(base)}' })`,
         'snip-maplibre',
       ),
     );
