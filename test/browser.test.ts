@@ -154,7 +154,8 @@ describe.skipIf(!haveChromium)('example pages in headless Chromium', () => {
       } finally {
         await page.close();
       }
-    }, 180_000);
+      // deck.gl under software WebGL (SwiftShader) takes ~100 s for the three pictures here.
+    }, 300_000);
   }
 });
 
