@@ -496,3 +496,27 @@ describe('Fused URL compatibility', () => {
     expect(file.headers.get('content-type')).toContain('text/csv');
   });
 });
+
+describe('example data', () => {
+  it("countries' rings never jump across the antimeridian (no bands across the map)", async () => {
+    const ex = await startServer({ dir: EXAMPLES, port: 0, host: '127.0.0.1', cacheDir: join(cacheDir, 'am'), log: () => {} });
+    try {
+      const fc = await (await fetch(`${ex.url}/udf/countries/file.geojson`)).json();
+      const names = new Set<string>();
+      for (const f of fc.features) {
+        const polys = f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates;
+        for (const poly of polys)
+          for (const ring of poly)
+            for (let i = 1; i < ring.length; i++) {
+              if (Math.abs(ring[i][0] - ring[i - 1][0]) > 180 && f.properties.name !== 'Antarctica') names.add(f.properties.name);
+            }
+      }
+      expect([...names]).toEqual([]);
+      // Russia's far east (west of -180) is still in the tile that covers it.
+      const east = await (await fetch(`${ex.url}/udf/countries/tiles/2/0/0.geojson`)).json();
+      expect(east.features.map((f: any) => f.properties.name)).toContain('Russia');
+    } finally {
+      await ex.close();
+    }
+  });
+});

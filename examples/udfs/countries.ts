@@ -23,7 +23,42 @@ function bboxOf(geometry: Geometry): [number, number, number, number] {
   if ('coordinates' in geometry) visit(geometry.coordinates);
   return b;
 }
-const indexed = countries.map((f) => ({ f, bbox: bboxOf(f.geometry) }));
+/**
+ * Natural Earth rings that cross the antimeridian (Russia, Fiji) jump from 180 to -180,
+ * which draws as a band across the whole map in planar clients. Unwrap such rings so their
+ * longitudes are continuous (e.g. up to 190): geojson-vt wraps the part beyond 180 onto the
+ * other side of the world. Antarctica's ring crosses once, around the pole, and is right.
+ */
+function unwrapRing(ring: Position[]): Position[] {
+  let jumps = 0;
+  for (let i = 1; i < ring.length; i++) if (Math.abs(ring[i][0] - ring[i - 1][0]) > 180) jumps++;
+  if (jumps < 2) return ring;
+  let shift = 0;
+  const out: Position[] = [ring[0]];
+  for (let i = 1; i < ring.length; i++) {
+    const d = ring[i][0] - ring[i - 1][0];
+    if (d > 180) shift -= 360;
+    else if (d < -180) shift += 360;
+    out.push([ring[i][0] + shift, ring[i][1]]);
+  }
+  // Keep most of the ring inside -180..180.
+  const mean = out.reduce((sum, p) => sum + p[0], 0) / out.length;
+  const back = mean > 180 ? -360 : mean < -180 ? 360 : 0;
+  return back ? out.map((p) => [p[0] + back, p[1]]) : out;
+}
+function fixGeometry(g: Geometry): Geometry {
+  if (g.type === 'Polygon') return { type: 'Polygon', coordinates: g.coordinates.map(unwrapRing) };
+  if (g.type === 'MultiPolygon') return { type: 'MultiPolygon', coordinates: g.coordinates.map((poly) => poly.map(unwrapRing)) };
+  return g;
+}
+const indexed = countries.map((f) => {
+  const geometry = fixGeometry(f.geometry);
+  return { f: { ...f, geometry }, bbox: bboxOf(geometry) };
+});
+
+function overlaps(a: number[], b: number[]): boolean {
+  return !(a[0] > b[2] || a[2] < b[0] || a[1] > b[3] || a[3] < b[1]);
+}
 
 /** Real data: the world's countries whose bounding box meets the requested bounds. */
 export default defineUdf({
@@ -38,7 +73,7 @@ export default defineUdf({
     const needle = String(params.name ?? '').toLowerCase();
     const out: Feature[] = [];
     for (const { f, bbox } of indexed) {
-      if (bounds && (bbox[0] > bounds[2] || bbox[2] < bounds[0] || bbox[1] > bounds[3] || bbox[3] < bounds[1])) continue;
+      if (bounds && !overlaps(bbox, bounds) && !overlaps(bbox, [bounds[0] + 360, bounds[1], bounds[2] + 360, bounds[3]]) && !overlaps(bbox, [bounds[0] - 360, bounds[1], bounds[2] - 360, bounds[3]])) continue;
       if (needle && !f.properties.name.toLowerCase().includes(needle)) continue;
       out.push({ type: 'Feature', id: Number(f.id), geometry: f.geometry, properties: { name: f.properties.name, iso_n3: String(f.id) } });
     }

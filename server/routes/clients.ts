@@ -244,7 +244,13 @@ export function createClientRoutes(deps: ClientRouteDeps): Hono {
   });
 
   app.get('/', async (c) => {
-    const udfs = deps.registry.list().map((u) => pageUdf(u, u.options.kind ?? null));
+    // The kind column comes from the UDF's declaration, an earlier run, or one probe run.
+    const udfs = await Promise.all(
+      deps.registry.list().map(async (u) => {
+        const kind = u.loadError ? null : await deps.resolveKind(u);
+        return pageUdf(u, kind === 'empty' ? null : kind);
+      }),
+    );
     let examples: string[] = [];
     try {
       const { readdir } = await import('node:fs/promises');

@@ -57,7 +57,7 @@ export function createUdfRoutes(deps: UdfRouteDeps): Hono {
 
   // `/run/tiles/...` and `/run/file` mirror Fused's shared-token URLs, so moving a Fused
   // URL to tilesmith is a prefix swap.
-  const tileHandler = (c: Context) => {
+  const tileHandler = (c: Context<any, '/udf/:name/tiles/:z/:x/:y'>) => {
     const udf = requireUdf(deps, c.req.param('name'));
     const [y, extension] = splitExtension(c.req.param('y'));
     const tile: TileCoord = parseTile(c.req.param('z'), c.req.param('x'), y, deps.maxZoom);
@@ -90,7 +90,7 @@ export function createUdfRoutes(deps: UdfRouteDeps): Hono {
     });
   });
 
-  const fileHandler = (c: Context) => {
+  const fileHandler = (c: Context<any, '/udf/:name/:leaf'>) => {
     const udf = requireUdf(deps, c.req.param('name'));
     const [, extension] = splitExtension(c.req.param('leaf'));
     const q = (k: string) => c.req.query(k);
