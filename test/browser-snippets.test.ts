@@ -1,5 +1,5 @@
 /**
- * The documented client snippets (examples/clients.md, blocks marked `<!-- snippet: … -->`)
+ * The documented client snippets (README.md, blocks marked `<!-- snippet: … -->`)
  * run verbatim in headless Chromium: bare imports (`tilesmith/client/deckgl`, `maplibre-gl`,
  * `leaflet`, …) resolve through an import map to the package's own modules (built with
  * esbuild) and to the libraries' browser builds. Each snippet must draw the raster and the
@@ -20,9 +20,9 @@ const ROOT = resolve(import.meta.dirname, '..');
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`\n!!! SKIPPING snippet tests: ${CHROMIUM} is missing (node scripts/setup-system.mjs as root installs it).\n`);
 
-/** The code blocks of examples/clients.md marked `<!-- snippet: NAME -->`. */
+/** The code blocks of README.md marked `<!-- snippet: NAME -->`. */
 function snippets(): Record<string, string> {
-  const md = readFileSync(join(ROOT, 'examples/clients.md'), 'utf8');
+  const md = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const out: Record<string, string> = {};
   for (const m of md.matchAll(/<!-- snippet: (\w+) -->\n```js\n([\s\S]*?)```/g)) out[m[1]] = m[2];
   return out;
@@ -96,7 +96,7 @@ ${runnable}
 }
 
 describe.skipIf(!haveChromium)('documented snippets run as pasted', () => {
-  it('examples/clients.md has the deck.gl, MapLibre and Leaflet snippets', () => {
+  it('the README has the deck.gl, MapLibre and Leaflet snippets', () => {
     expect(Object.keys(snippets()).sort()).toEqual(['deckgl', 'leaflet', 'maplibre']);
   });
 
