@@ -1,0 +1,61 @@
+/**
+ * Deterministic bench data, shared by the bench UDFs (served by tilesmith) and the in-process
+ * baselines, so both sides encode exactly the same features.
+ */
+import type { Feature, FeatureCollection, Point, Polygon } from 'geojson';
+import { tileToBounds } from '../server/tiling/bounds.ts';
+import type { TileCoord } from '../server/types.ts';
+
+/** The tile every vector section measures: a zoom-12 tile (central Paris). */
+export const BENCH_TILE: TileCoord = { z: 12, x: 2074, y: 1409 };
+
+export type Shape = 'points' | 'polygons';
+
+/** Small, fast, seeded PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * `n` points, or `n` small squares (1/200 of the tile wide, ~20 units at extent 4096), inside
+ * the tile, with an id, a string and a number property (like examples/udfs/points.ts).
+ */
+export function makeFeatures(tile: TileCoord, n: number, shape: Shape): FeatureCollection<Point | Polygon> {
+  const [w, s, e, north] = tileToBounds(tile);
+  const rand = rng((tile.z * 73856093) ^ (tile.x * 19349663) ^ (tile.y * 83492791) ^ n);
+  const dx = (e - w) / 200;
+  const dy = (north - s) / 200;
+  const features: Feature<Point | Polygon>[] = [];
+  for (let i = 0; i < n; i++) {
+    const lon = w + rand() * (e - w - dx);
+    const lat = s + rand() * (north - s - dy);
+    const geometry: Point | Polygon =
+      shape === 'points'
+        ? { type: 'Point', coordinates: [lon, lat] }
+        : { type: 'Polygon', coordinates: [[[lon, lat], [lon + dx, lat], [lon + dx, lat + dy], [lon, lat + dy], [lon, lat]]] };
+    features.push({ type: 'Feature', id: i, geometry, properties: { name: `f-${i}`, value: Math.round(rand() * 1000) / 10 } });
+  }
+  return { type: 'FeatureCollection', features };
+}
+
+const memo = new Map<string, FeatureCollection<Point | Polygon>>();
+
+/** `makeFeatures`, built once per (tile, n, shape) and then returned as the same object. */
+export function cachedFeatures(tile: TileCoord, n: number, shape: Shape): FeatureCollection<Point | Polygon> {
+  const key = `${tile.z}/${tile.x}/${tile.y}/${n}/${shape}`;
+  let fc = memo.get(key);
+  if (!fc) memo.set(key, (fc = makeFeatures(tile, n, shape)));
+  return fc;
+}
+
+/** The 10,000-feature collections of section 2, built at module load. */
+export const COLD_N = 10_000;
+cachedFeatures(BENCH_TILE, COLD_N, 'points');
+cachedFeatures(BENCH_TILE, COLD_N, 'polygons');

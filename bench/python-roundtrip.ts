@@ -1,0 +1,209 @@
+/**
+ * Section 3: Python round trips through the Python runtime (server/udf/python/): a 1,000-row
+ * GeoDataFrame and a 256×256 float32 raster, each vs
+ *  (a) the worker's echo frame carrying the same number of bytes over the same kind of pipe
+ *      (the transport floor: frame encode, pipe both ways, frame parse, no UDF, no decode), and
+ *  (b) the same UDF logic in TypeScript through the TypeScript runtime.
+ * Measured at the runtime level (`runtime.run()` → the value the normaliser gets), so the
+ * tile encoders, which section 2 covers, do not dilute the ratio.
+ *
+ * The Python runtime is optional: without it (or without a Python that has numpy, pandas and
+ * geopandas) the section reports why it was skipped.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tileToBounds } from '../server/tiling/bounds.ts';
+import { createTsLoader } from '../server/udf/ts-runtime.ts';
+import type { LoadedUdf, UdfCall, UdfLoader, UdfRuntime } from '../server/types.ts';
+import { BENCH_TILE } from './fixtures.ts';
+import { fmt, interleave, median, ratios, spread, timeCalls } from './load.ts';
+
+const PYTHON_DIR = fileURLToPath(new URL('../server/udf/python/', import.meta.url));
+const UDF_DIR = fileURLToPath(new URL('./python/', import.meta.url));
+
+/**
+ * The parts of the Python runtime this section uses, typed here rather than imported so the
+ * bench type-checks and runs (reporting "skipped") before the runtime exists.
+ */
+interface Frame {
+  type: number;
+  header: Record<string, any>;
+  payload: Uint8Array;
+}
+interface Pool {
+  request(req: { type: number; header: Record<string, unknown>; parts?: Uint8Array[]; what: string; timeoutMs?: number }): Promise<{ frame: Frame }>;
+  close(): Promise<void>;
+}
+interface PythonRuntimeModules {
+  createPythonLoader(o: { python?: string; workers?: number; cacheDir: string; timeoutMs?: number; log?: (m: string) => void }): UdfLoader & { close(): Promise<void> };
+  WorkerPool: { new (o: { python: string; workers: number; memoryMb: number; cacheDir: string }): Pool; prototype: Pool };
+  FrameType: { echo: number };
+  decodeResult(frame: Frame): unknown;
+}
+
+async function importRuntime(): Promise<PythonRuntimeModules> {
+  const load = (f: string) => import(new URL(f, `file://${PYTHON_DIR}`).href);
+  const [loader, pool, protocol] = await Promise.all([load('loader.ts'), load('pool.ts'), load('protocol.ts')]);
+  return { createPythonLoader: loader.createPythonLoader, WorkerPool: pool.WorkerPool, FrameType: protocol.FrameType, decodeResult: protocol.decodeResult };
+}
+
+/** Why the section cannot run, or null when it can. */
+function skipReason(python: string): string | null {
+  if (!existsSync(join(PYTHON_DIR, 'loader.ts'))) return 'the Python runtime (server/udf/python/loader.ts) is not in this build';
+  try {
+    execFileSync(python, ['-c', 'import numpy, pandas, geopandas'], { stdio: 'pipe', timeout: 60_000 });
+  } catch (e) {
+    const why = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim().split('\n').pop();
+    return `${python} cannot import numpy, pandas and geopandas (${why}); set TILESMITH_PYTHON`;
+  }
+  return null;
+}
+
+export interface PythonOptions {
+  rounds: number;
+  /** Calls per round per side (sequential)… */
+  perRound: number;
+  /** …or fewer when a side's round takes longer than this (at least 3). */
+  maxMsPerRound: number;
+}
+
+interface CaseResult {
+  label: string;
+  bytes: number;
+  vsEcho: ReturnType<typeof spread>;
+  vsTs: ReturnType<typeof spread>;
+  python: number;
+  echo: number;
+  echoEmpty: number;
+  ts: number;
+  /** Means per call, from the worker's own timings in its result frame. */
+  inPython: { udf: number; encode: number; call: number };
+  /** Median time to decode one result frame into a JS value in Node (measured after the rounds). */
+  decode: number;
+}
+
+export async function benchPython(o: PythonOptions): Promise<string> {
+  const title = '## 3. Python round trips';
+  const python = process.env.TILESMITH_PYTHON ?? '/usr/bin/python3';
+  const why = skipReason(python);
+  if (why) return `${title}\n\nskipped: ${why}.`;
+
+  const rt = await importRuntime();
+  // Every frame a worker answers passes through WorkerPool.request: note the last one, to
+  // size the echo like the real result and to read the worker's own UDF/encode timings.
+  let lastFrame: Frame | undefined;
+  const request = rt.WorkerPool.prototype.request;
+  rt.WorkerPool.prototype.request = async function (this: Pool, req) {
+    const res = await request.call(this, req);
+    lastFrame = res.frame;
+    return res;
+  };
+
+  const cacheDir = mkdtempSync(join(tmpdir(), 'tilesmith-bench-py-'));
+  const pyLoader = rt.createPythonLoader({ python, workers: 1, cacheDir, timeoutMs: 60_000, log: () => {} });
+  const echoPool = new rt.WorkerPool({ python, workers: 1, memoryMb: 2048, cacheDir });
+  const tsLoader = createTsLoader({ timeoutMs: 60_000 });
+  const runtimeOf = async (loader: UdfLoader, file: string): Promise<UdfRuntime> => {
+    const udf: LoadedUdf = await loader.load(file.replace(/\.\w+$/, ''), join(UDF_DIR, file));
+    if (!udf.runtime) throw new Error(`bench UDF ${file} failed to load: ${udf.loadError?.message}\n${udf.loadError?.detail ?? ''}`);
+    return udf.runtime;
+  };
+  // A fresh signal per call, as each HTTP request has its own.
+  const call = (params: Record<string, unknown>): UdfCall => ({
+    bounds: tileToBounds(BENCH_TILE),
+    tile: BENCH_TILE,
+    tileSize: 256,
+    params,
+    signal: new AbortController().signal,
+  });
+
+  const runCase = async (label: string, name: string, params: Record<string, unknown>, check: (v: any) => boolean): Promise<CaseResult> => {
+    const py = await runtimeOf(pyLoader, `${name}.py`);
+    const ts = await runtimeOf(tsLoader, `${name}.ts`);
+    const probe = await py.run(call(params));
+    if (!check(probe.value) || !check((await ts.run(call(params))).value)) throw new Error(`bench UDF ${name}: unexpected result shape`);
+    let pyFrame = lastFrame!;
+    const bytes = pyFrame.payload.byteLength;
+    const payload = new Uint8Array(bytes).fill(7);
+    const echo = (parts: Uint8Array[]) => () => echoPool.request({ type: rt.FrameType.echo, header: {}, parts, what: 'echo', timeoutMs: 60_000 });
+
+    const sums = { udf: 0, encode: 0, call: 0, n: 0 };
+    const batch = { count: o.perRound, maxMs: o.maxMsPerRound };
+    const timed = (fn: () => Promise<unknown>) => async () => median(await timeCalls(fn, batch));
+    const cases = {
+      python: timed(async () => {
+        const t0 = performance.now();
+        await py.run(call(params));
+        pyFrame = lastFrame!;
+        const t = pyFrame.header.timings ?? {};
+        sums.call += performance.now() - t0;
+        sums.udf += t.udf ?? 0;
+        sums.encode += t.encode ?? 0;
+        sums.n++;
+      }),
+      echo: timed(echo([payload])),
+      echoEmpty: timed(echo([])),
+      typescript: timed(() => ts.run(call(params))),
+    };
+    for (const fn of Object.values(cases)) await fn(); // warm-up, not reported
+    sums.udf = sums.encode = sums.call = sums.n = 0;
+    const r = await interleave(o.rounds, cases);
+    const decode = median(await timeCalls(() => rt.decodeResult(pyFrame), { count: 30, maxMs: 1000 }));
+    return {
+      label,
+      bytes,
+      vsEcho: spread(ratios(r.python, r.echo)),
+      vsTs: spread(ratios(r.python, r.typescript)),
+      python: median(r.python),
+      echo: median(r.echo),
+      echoEmpty: median(r.echoEmpty),
+      ts: median(r.typescript),
+      inPython: { udf: sums.udf / sums.n, encode: sums.encode / sums.n, call: sums.call / sums.n },
+      decode,
+    };
+  };
+
+  const results: CaseResult[] = [];
+  try {
+    results.push(
+      await runCase('GeoDataFrame, 1,000 points', 'bench_gdf', { n: 1000 }, (v) => v?.type === 'FeatureCollection' && v.features.length === 1000),
+    );
+    results.push(await runCase('float32 raster 256×256', 'bench_raster', {}, (v) => v?.width === 256 && v?.height === 256 && v.data instanceof Float32Array));
+  } finally {
+    rt.WorkerPool.prototype.request = request;
+    await Promise.allSettled([pyLoader.close(), echoPool.close()]);
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+
+  return [
+    title,
+    '',
+    `Python UDFs in bench/python/ run through the Python runtime (\`createPythonLoader\`, one worker, ${python}) with \`runtime.run()\`, ` +
+      'i.e. call frame → worker → UDF → result frame → decoded into the GeoJSON / raster value a TypeScript UDF would return. Baselines: ' +
+      '(a) the worker\'s echo frame (`P`) carrying as many payload bytes as the UDF\'s result frame, on a second pool of the same kind (one worker, ' +
+      'same interpreter; the loader keeps its own pool private) — the transport floor; ' +
+      '(b) the TypeScript twin of the UDF (bench/python/*.ts) through the TypeScript runtime. ' +
+      `${o.rounds} interleaved rounds × up to ${o.perRound} sequential calls per side (fewer if a side's round passes ${o.maxMsPerRound / 1000} s); the per-round value is the median call time.`,
+    '',
+    '| case | Python / echo | spread | Python / TypeScript | spread | Python median | echo median (same bytes) | TypeScript median | result payload |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...results.map(
+      (c) =>
+        `| ${c.label} | ${fmt.ratio(c.vsEcho)} | ${fmt.range(c.vsEcho)} | ${fmt.ratio(c.vsTs)} | ${fmt.range(c.vsTs)} | ${fmt.ms(c.python)} | ${fmt.ms(c.echo)} | ${fmt.ms(c.ts)} | ${fmt.int(c.bytes)} B |`,
+    ),
+    '',
+    'Where a Python call\'s time goes (means per call; UDF and encode are the worker\'s own timings from its result frame; ' +
+      'the rest is the worker outside its timers, framing, the pipe and decoding in Node, whose share is measured on its own afterwards). ' +
+      'The echo moves its payload both ways, so it overstates the floor by one transfer; the empty echo is the per-message floor.',
+    '',
+    '| case | Python call | in Python: UDF | in Python: encode result | rest: transport + decode | of which Node decode | echo, empty payload |',
+    '|---|---|---|---|---|---|---|',
+    ...results.map((c) => {
+      const p = c.inPython;
+      return `| ${c.label} | ${fmt.ms(p.call)} | ${fmt.ms(p.udf)} | ${fmt.ms(p.encode)} | ${fmt.ms(p.call - p.udf - p.encode)} | ${fmt.ms(c.decode)} | ${fmt.ms(c.echoEmpty)} |`;
+    }),
+  ].join('\n');
+}
