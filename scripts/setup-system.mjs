@@ -57,7 +57,7 @@ if (missing.length === 0) {
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const sudo = !isRoot && spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : null;
 if (!isRoot && !sudo) {
-  loud(`missing ${missing.join(', ')} and not root (no passwordless sudo): run\n!!!   sudo apt-get install -y --no-install-recommends ${missing.join(' ')}\n!!! Continuing: the tests that need them will skip.`);
+  loud(`missing ${missing.join(', ')} and not root (no passwordless sudo): run\n!!!   sudo apt-get install -y ${missing.join(' ')}\n!!! Continuing: the tests that need them will skip.`);
   process.exit(0);
 }
 
@@ -69,7 +69,7 @@ function run(cmd, args) {
 }
 
 console.log(`setup-system: installing ${missing.join(', ')}`);
-if (!run('apt-get', ['update']) || !run('apt-get', ['install', '-y', '--no-install-recommends', ...missing])) {
+if (!run('apt-get', ['update']) || !run('apt-get', ['install', '-y', ...missing])) {
   loud(`apt-get failed while installing ${missing.join(', ')}. Continuing: the tests that need them will skip.`);
   process.exit(0);
 }
