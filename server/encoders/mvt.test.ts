@@ -163,6 +163,17 @@ describe('mvt encoder', () => {
     expect(vt.layers.test.length).toBe(10_000);
   });
 
+  it('writes dense geometry without repeated vertices (no zero-length LineTo after rounding to the grid)', async () => {
+    const n = 4000;
+    const dense = Array.from({ length: n }, (_, i): [number, number] => [0.5 + 0.02 * Math.cos((i / n) * 2 * Math.PI), 0.5 + 0.02 * Math.sin((i / n) * 2 * Math.PI)]);
+    const { vt } = await decode(vector([{ type: 'Feature', geometry: { type: 'Polygon', coordinates: [ring(...dense)] }, properties: {} }]));
+    const [outer] = vt.layers.test.feature(0).loadGeometry();
+    expect(outer.length).toBeGreaterThan(100);
+    expect(outer.length).toBeLessThan(n); // ~4000 input vertices land on far fewer grid cells
+    for (let i = 1; i < outer.length; i++) expect(outer[i].equals(outer[i - 1])).toBe(false);
+    expect(outer[0].equals(outer[outer.length - 1])).toBe(true);
+  });
+
   it('answers an empty result, or a tile without features, with a zero-length body', async () => {
     expect((await mvtEncoder.encode({ kind: 'empty' }, ctx())).length).toBe(0);
     expect((await mvtEncoder.encode(vector([]), ctx())).length).toBe(0);

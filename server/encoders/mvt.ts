@@ -1,8 +1,8 @@
-import GeoJSONVT, { type LegacyFeature } from 'geojson-vt';
-import vtpbf from 'vt-pbf';
+import GeoJSONVT from 'geojson-vt';
 import { BadRequestError } from '../errors.ts';
 import type { Encoder, Feature } from '../types.ts';
 import { jsonReplacer } from './json.ts';
+import { encodeMvtLayer } from './mvt-writer.ts';
 
 /** Tolerance in tile units at the requested zoom: invisible at 4096 extent, sheds dense vertices. */
 const TOLERANCE = 3;
@@ -12,8 +12,9 @@ const TOLERANCE = 3;
  * requested tile is cut: geojson-vt indexes just the root tile and drills straight down to
  * z/x/y, so the cost does not grow with the number of tiles below it. Properties that MVT
  * cannot hold are adapted: nested objects/arrays become JSON text, null/undefined are dropped,
- * and only non-negative integer ids are kept (MVT ids are uint64). A tile without features
- * encodes as a zero-length body, which the route can answer with 204.
+ * and only non-negative integer ids are kept (MVT ids are uint64; `encodeMvtLayer` drops the
+ * others). A tile without features encodes as a zero-length body, which the route can answer
+ * with 204.
  */
 export const mvtEncoder: Encoder = {
   name: 'mvt',
@@ -43,15 +44,13 @@ export const mvtEncoder: Encoder = {
         tolerance: TOLERANCE,
       },
     );
-    const cut = index.getTile(tile.z, tile.x, tile.y);
+    // The raw tile: flat coordinate arrays, no [x, y] pair per vertex. Its features are the
+    // index's own objects, but the index lives only for this call, so their `tags` can be swapped
+    // for adapted ones; `tags` is still the caller's properties object and is never mutated.
+    const cut = index.getTileRaw(tile.z, tile.x, tile.y);
     if (!cut || cut.features.length === 0) return new Uint8Array(0);
-    // getTile() builds fresh envelopes, so they can be adjusted in place; `tags` is still the
-    // caller's properties object and is replaced, never mutated.
-    for (const f of cut.features) {
-      f.tags = mvtTags(f.tags);
-      if (f.id !== undefined && !(typeof f.id === 'number' && Number.isSafeInteger(f.id) && f.id >= 0)) delete f.id;
-    }
-    return vtpbf.fromGeojsonVt({ [ctx.layerName]: cut as { features: LegacyFeature[] } }, { version: 2, extent: ctx.extent });
+    for (const f of cut.features) f.tags = mvtTags(f.tags ?? null);
+    return encodeMvtLayer(ctx.layerName, cut.features, ctx.extent);
   },
 };
 

@@ -1,0 +1,470 @@
+/**
+ * A Mapbox Vector Tile (v2) writer for one layer, fed straight from geojson-vt's tile features.
+ *
+ * It replaces vt-pbf, which wraps every feature in vector-tile-js objects, builds a `Point` per
+ * vertex and goes through a generic protobuf writer. Here the protobuf is written by hand into one
+ * reusable, growable byte buffer: varints are written inline, length-delimited fields reserve the
+ * bytes their length will probably need and are shifted in the rare case the guess was wrong, and
+ * nothing is allocated per vertex.
+ *
+ * Both geojson-vt shapes are accepted:
+ * - `getTile()` (legacy): `type` 1 with `geometry: [x, y][]`, `type` 2/3 with `[x, y][][]`;
+ * - `getTileRaw()`: flat `[x, y, x, y, …]` typed arrays (`type` 1, or one per ring for 2/3) and
+ *   `type` 4 single points with inline `x`/`y` — the zero-copy shape, cheaper still.
+ *
+ * Output rules (MVT spec 2.1):
+ * - `tags` values: strings → `string_value`, booleans → `bool_value`, non-negative safe integers →
+ *   `uint_value`, negative safe integers → `sint_value` (zigzag), any other number → `double_value`.
+ *   Other values (null, undefined, objects, bigints) are skipped: adapt them before calling.
+ *   Keys and values are deduplicated into the layer's dictionaries.
+ * - Feature ids are written (uint64) only when they are non-negative safe integers.
+ * - Geometry is written in the order geojson-vt gives it. geojson-vt already canonicalises polygon
+ *   winding (outer rings positive area in tile coordinates with y down, i.e. clockwise on screen;
+ *   holes the opposite), as the MVT spec wants, so rings are not rewound here.
+ * - Unlike vt-pbf, zero-length LineTo segments (consecutive repeated vertices, common once dense
+ *   geometry is rounded to the tile grid) are dropped, as the spec requires; a line part left
+ *   with fewer than two vertices, or a ring with fewer than three, is left out, and a feature
+ *   left without geometry is left out entirely. Points are written as given (MultiPoint may
+ *   repeat a position).
+ * - Coordinates must be integers (geojson-vt rounds them); any int32 range works, including
+ *   deltas beyond ±2^30 that vt-pbf's 32-bit zigzag gets wrong.
+ */
+
+/** One feature as geojson-vt's `getTile()` or `getTileRaw()` returns it. */
+export type VtFeature = {
+  id?: number | string;
+  tags?: Record<string, unknown> | null;
+} & (
+  | { type: 1; geometry: ArrayLike<number> | readonly (readonly number[])[] }
+  | { type: 2 | 3; geometry: readonly (ArrayLike<number> | readonly (readonly number[])[])[] }
+  | { type: 4; x: number; y: number }
+);
+
+type Value = string | number | boolean;
+
+// ---- the output buffer (module state: encoding is synchronous, so calls never interleave) ----
+
+const INITIAL = 64 * 1024;
+/** A scratch buffer bigger than this is dropped after use rather than kept for the next call. */
+const KEEP_MAX = 8 * 1024 * 1024;
+/** Room kept in front of the layer for the Tile message's tag and length (≤ 1 + 5 bytes). */
+const HEAD = 8;
+
+let buf = new Uint8Array(INITIAL);
+let view = new DataView(buf.buffer);
+let pos = 0;
+
+function ensure(n: number): void {
+  if (pos + n <= buf.length) return;
+  let size = buf.length * 2;
+  while (size < pos + n) size *= 2;
+  const next = new Uint8Array(size);
+  next.set(buf.subarray(0, pos));
+  buf = next;
+  view = new DataView(buf.buffer);
+}
+
+/** Bytes a varint of `v` (a non-negative integer) takes. */
+function varintLen(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  if (v < 0x10000000) return 4;
+  let n = 4;
+  v = Math.floor(v / 0x10000000);
+  while (v >= 1) {
+    n++;
+    v = Math.floor(v / 0x80);
+  }
+  return n;
+}
+
+/** Writes a varint of a non-negative integer up to 2^53 (capacity must be ensured). */
+function varint(v: number): void {
+  if (v < 0x80) {
+    buf[pos++] = v;
+  } else if (v < 0x4000) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    buf[pos++] = v >>> 7;
+  } else if (v <= 0x7fffffff) {
+    while (v >= 0x80) {
+      buf[pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[pos++] = v;
+  } else {
+    while (v >= 0x80) {
+      buf[pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    buf[pos++] = v;
+  }
+}
+
+/** Zigzag of an integer delta, exact for |d| < 2^52. */
+function zz(d: number): number {
+  return d >= 0 ? d * 2 : -d * 2 - 1;
+}
+
+/** Reserves `n` bytes for a length prefix; returns where the field's data starts. */
+function reserve(n: number): number {
+  ensure(n);
+  pos += n;
+  return pos;
+}
+
+/** Writes the length of the data since `mark` into the `n` bytes reserved before it. */
+function finish(mark: number, n: number): void {
+  const len = pos - mark;
+  const need = varintLen(len);
+  if (need !== n) {
+    ensure(need - n);
+    buf.copyWithin(mark + need - n, mark, pos);
+    mark += need - n;
+    pos += need - n;
+  }
+  const end = pos;
+  pos = mark - need;
+  varint(len);
+  pos = end;
+}
+
+/** Writes a length-prefixed UTF-8 string (invalid surrogates become U+FFFD, as TextEncoder does). */
+function string(s: string): void {
+  const n = varintLen(s.length * 3);
+  const mark = reserve(n);
+  ensure(s.length * 3);
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      buf[pos++] = c;
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+      } else c = 0xfffd;
+    }
+    if (c < 0x800) {
+      buf[pos++] = 0xc0 | (c >> 6);
+    } else {
+      if (c < 0x10000) buf[pos++] = 0xe0 | (c >> 12);
+      else {
+        buf[pos++] = 0xf0 | (c >> 18);
+        buf[pos++] = 0x80 | ((c >> 12) & 0x3f);
+      }
+      buf[pos++] = 0x80 | ((c >> 6) & 0x3f);
+    }
+    buf[pos++] = 0x80 | (c & 0x3f);
+  }
+  finish(mark, n);
+}
+
+// ---- layer dictionaries ----
+
+let keys: string[] = [];
+let keyIndex = new Map<string, number>();
+/** Map keys compare by type and value (SameValueZero): the string '1' and the number 1 stay apart. */
+let values: Value[] = [];
+let valueIndex = new Map<Value, number>();
+/**
+ * The key seen at each property position of the previous feature, and its index: features
+ * usually list the same keys in the same order, and comparing interned strings is cheaper than
+ * a Map lookup.
+ */
+let recentKeys: string[] = [];
+let recentKeyIndex: number[] = [];
+
+function resetDictionaries(): void {
+  keys = [];
+  keyIndex = new Map();
+  values = [];
+  valueIndex = new Map();
+  recentKeys = [];
+  recentKeyIndex = [];
+}
+
+/** Forgets keys and values added after the dictionaries had `nKeys` keys and `nValues` values. */
+function rollbackDictionaries(nKeys: number, nValues: number): void {
+  if (keys.length > nKeys) {
+    recentKeys = [];
+    recentKeyIndex = [];
+  }
+  while (keys.length > nKeys) keyIndex.delete(keys.pop()!);
+  while (values.length > nValues) valueIndex.delete(values.pop()!);
+}
+
+/** One `Value` message body. */
+function writeValue(v: Value): void {
+  ensure(12);
+  if (typeof v === 'string') {
+    buf[pos++] = 0x0a; // string_value = 1
+    string(v);
+  } else if (typeof v === 'boolean') {
+    buf[pos++] = 0x38; // bool_value = 7
+    buf[pos++] = v ? 1 : 0;
+  } else if (Number.isSafeInteger(v)) {
+    if (v >= 0) {
+      buf[pos++] = 0x28; // uint_value = 5
+      varint(v);
+    } else {
+      buf[pos++] = 0x30; // sint_value = 6
+      sintVarint(v);
+    }
+  } else {
+    buf[pos++] = 0x19; // double_value = 3
+    view.setFloat64(pos, v, true);
+    pos += 8;
+  }
+}
+
+/** Zigzag varint of a negative safe integer (its zigzag can exceed 2^53, so large ones go via BigInt). */
+function sintVarint(v: number): void {
+  if (v >= -0x40000000) {
+    varint(-2 * v - 1);
+    return;
+  }
+  let z = -2n * BigInt(v) - 1n;
+  while (z >= 0x80n) {
+    buf[pos++] = Number(z & 0x7fn) | 0x80;
+    z >>= 7n;
+  }
+  buf[pos++] = Number(z);
+}
+
+// ---- geometry ----
+
+/** Cursor of the geometry being written (deltas are relative to the previous vertex of the feature). */
+let cx = 0;
+let cy = 0;
+/** Legacy `[x, y]` rings are copied here first, so one flat code path serves both shapes. */
+let flat = new Float64Array(1024);
+
+function toFlat(ring: ArrayLike<number> | readonly (readonly number[])[]): ArrayLike<number> {
+  if (ring.length === 0 || typeof ring[0] === 'number') return ring as ArrayLike<number>;
+  const pairs = ring as readonly (readonly number[])[];
+  if (flat.length < pairs.length * 2) flat = new Float64Array(pairs.length * 4);
+  for (let i = 0, j = 0; i < pairs.length; i++, j += 2) {
+    flat[j] = pairs[i][0];
+    flat[j + 1] = pairs[i][1];
+  }
+  return flat;
+}
+
+/** MoveTo(n) and the points of a (multi)point; `n` points in `xy[0 .. 2n)`. */
+function writePoints(xy: ArrayLike<number>, n: number): void {
+  ensure(10 + n * 20);
+  varint(n * 8 + 1);
+  for (let i = 0; i < 2 * n; i += 2) {
+    const x = xy[i];
+    const y = xy[i + 1];
+    varint(zz(x - cx));
+    varint(zz(y - cy));
+    cx = x;
+    cy = y;
+  }
+}
+
+/**
+ * One line part (`closed` false) or polygon ring (`closed` true) of `n` vertices in `xy`:
+ * MoveTo, LineTo without zero-length segments, then ClosePath for rings. A ring's closing vertex
+ * (and any repeats of the first vertex before it) are implied by ClosePath. Writes nothing when
+ * too few vertices remain.
+ */
+function writePart(xy: ArrayLike<number>, n: number, closed: boolean): void {
+  if (n === 0) return;
+  const x0 = xy[0];
+  const y0 = xy[1];
+  let m = n;
+  if (closed) while (m > 1 && xy[2 * m - 2] === x0 && xy[2 * m - 1] === y0) m--;
+  if (m < (closed ? 3 : 2)) return;
+
+  const start = pos;
+  const sx = cx;
+  const sy = cy;
+  ensure(30 + m * 20);
+  buf[pos++] = 9; // MoveTo(1)
+  varint(zz(x0 - cx));
+  varint(zz(y0 - cy));
+  cx = x0;
+  cy = y0;
+  const reserved = varintLen((m - 1) * 8 + 2);
+  pos += reserved;
+  const mark = pos;
+  let count = 0;
+  for (let i = 2; i < 2 * m; i += 2) {
+    const x = xy[i];
+    const y = xy[i + 1];
+    if (x === cx && y === cy) continue;
+    varint(zz(x - cx));
+    varint(zz(y - cy));
+    cx = x;
+    cy = y;
+    count++;
+  }
+  if (count < (closed ? 2 : 1)) {
+    pos = start;
+    cx = sx;
+    cy = sy;
+    return;
+  }
+  const cmd = count * 8 + 2; // LineTo(count)
+  const need = varintLen(cmd);
+  if (need !== reserved) {
+    buf.copyWithin(mark - reserved + need, mark, pos);
+    pos -= reserved - need;
+  }
+  const end = pos;
+  pos = mark - reserved;
+  varint(cmd);
+  pos = end;
+  if (closed) buf[pos++] = 15; // ClosePath(1)
+}
+
+/** Geometry bytes of one feature; returns false when nothing was written. */
+function writeGeometry(f: VtFeature): boolean {
+  cx = 0;
+  cy = 0;
+  const start = pos;
+  if (f.type === 4) {
+    ensure(25);
+    buf[pos++] = 9; // MoveTo(1)
+    varint(zz(f.x));
+    varint(zz(f.y));
+  } else if (f.type === 1) {
+    const g = f.geometry;
+    const n = typeof g[0] === 'number' ? g.length >> 1 : g.length;
+    if (n > 0) writePoints(toFlat(g), n);
+  } else {
+    const closed = f.type === 3;
+    for (const part of f.geometry) {
+      const n = typeof part[0] === 'number' ? part.length >> 1 : part.length;
+      writePart(toFlat(part), n, closed);
+    }
+  }
+  return pos > start;
+}
+
+/** A rough size of a feature's geometry, for the length prefixes' reservations. */
+function estimate(f: VtFeature): number {
+  if (f.type === 4) return 8;
+  if (f.type === 1) return f.geometry.length * 2 + 4;
+  const parts = f.geometry;
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) n += parts[i].length * 2 + 6;
+  return n;
+}
+
+// ---- features and layer ----
+
+function writeFeature(f: VtFeature): void {
+  const start = pos;
+  const nKeys = keys.length;
+  const nValues = values.length;
+  const est = estimate(f);
+  const geomReserve = varintLen(est);
+  const featReserve = varintLen(est + 24);
+  ensure(32);
+  buf[pos++] = 0x12; // Layer.features = 2
+  const featMark = reserve(featReserve);
+
+  const id = f.id;
+  if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) {
+    buf[pos++] = 0x08; // id = 1
+    varint(id);
+  }
+
+  const tags = f.tags;
+  if (tags) {
+    const tagsStart = pos;
+    buf[pos++] = 0x12; // tags = 2 (packed)
+    const mark = reserve(1);
+    let j = 0;
+    for (const k in tags) {
+      const v = tags[k];
+      const t = typeof v;
+      if (t !== 'string' && t !== 'number' && t !== 'boolean') continue;
+      let ki: number | undefined;
+      if (recentKeys[j] === k) ki = recentKeyIndex[j];
+      else {
+        ki = keyIndex.get(k);
+        if (ki === undefined) keyIndex.set(k, (ki = keys.push(k) - 1));
+        recentKeys[j] = k;
+        recentKeyIndex[j] = ki;
+      }
+      j++;
+      let vi = valueIndex.get(v as Value);
+      if (vi === undefined) valueIndex.set(v as Value, (vi = values.push(v as Value) - 1));
+      ensure(10);
+      varint(ki);
+      varint(vi);
+    }
+    if (pos === mark) pos = tagsStart;
+    else finish(mark, 1);
+  }
+
+  ensure(8);
+  buf[pos++] = 0x18; // type = 3
+  buf[pos++] = f.type === 4 ? 1 : f.type;
+  buf[pos++] = 0x22; // geometry = 4 (packed)
+  const geomMark = reserve(geomReserve);
+  if (!writeGeometry(f)) {
+    pos = start;
+    rollbackDictionaries(nKeys, nValues);
+    return;
+  }
+  finish(geomMark, geomReserve);
+  finish(featMark, featReserve);
+}
+
+/**
+ * Encodes one MVT v2 layer named `name` holding `features` (geojson-vt tile features, in tile
+ * coordinates for `extent`) as a complete tile. An empty `features` gives a tile with an empty layer.
+ */
+export function encodeMvtLayer(name: string, features: readonly VtFeature[], extent: number): Uint8Array {
+  pos = HEAD;
+  resetDictionaries();
+  try {
+    ensure(16);
+    buf[pos++] = 0x78; // version = 15
+    buf[pos++] = 2;
+    buf[pos++] = 0x0a; // name = 1
+    string(name);
+    ensure(12);
+    buf[pos++] = 0x28; // extent = 5
+    varint(extent);
+
+    for (let i = 0; i < features.length; i++) writeFeature(features[i]);
+
+    for (const k of keys) {
+      ensure(1);
+      buf[pos++] = 0x1a; // keys = 3
+      string(k);
+    }
+    for (const v of values) {
+      ensure(2);
+      buf[pos++] = 0x22; // values = 4
+      const mark = reserve(1);
+      writeValue(v);
+      finish(mark, 1);
+    }
+
+    // Tile.layers = 3, written right before the layer so that nothing has to move.
+    const len = pos - HEAD;
+    const headerStart = HEAD - 1 - varintLen(len);
+    const end = pos;
+    pos = headerStart;
+    buf[pos++] = 0x1a;
+    varint(len);
+    return buf.slice(headerStart, end);
+  } finally {
+    resetDictionaries();
+    if (buf.length > KEEP_MAX) {
+      buf = new Uint8Array(INITIAL);
+      view = new DataView(buf.buffer);
+    }
+    if (flat.length > KEEP_MAX / 8) flat = new Float64Array(1024);
+  }
+}
