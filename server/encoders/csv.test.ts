@@ -38,6 +38,43 @@ describe('csv encoder', () => {
     expect(await text({ kind: 'vector', features: [] })).toBe('geometry\r\n');
   });
 
+  it('adds longitude and latitude columns (before geometry) when every geometry is a point, for Felt', async () => {
+    const points: [number, number, ...number[]][] = [[2.3522, 48.8566], [-122.41941550000001, 37.7749295], [0, -0.5], [1.5e-7, -3e-9], [10, 20, 30]];
+    const features: Feature<Geometry | null>[] = [
+      ...points.map((coordinates, i): Feature => ({ type: 'Feature', id: i, geometry: { type: 'Point', coordinates }, properties: { name: `p${i}` } })),
+      { type: 'Feature', id: 9, geometry: null, properties: { name: 'nowhere' } },
+      { type: 'Feature', id: 10, geometry: { type: 'Point', coordinates: [] }, properties: { name: 'empty' } },
+    ];
+    const rows = parseCsv(await text({ kind: 'vector', features }));
+    expect(rows[0]).toEqual(['id', 'name', 'longitude', 'latitude', 'geometry']);
+    const col = (name: string) => rows[0].indexOf(name);
+    points.forEach(([lon, lat], i) => {
+      const row = rows[i + 1];
+      expect(row[col('name')]).toBe(`p${i}`);
+      expect(Number(row[col('longitude')])).toBeCloseTo(lon, 12);
+      expect(Number(row[col('latitude')])).toBeCloseTo(lat, 12);
+      expect(row[col('longitude')]).not.toMatch(/e/i); // plain decimals, no exponent notation
+      expect(row[col('latitude')]).not.toMatch(/e/i);
+    });
+    expect(Number(rows[2][col('longitude')])).toBe(-122.41941550000001); // full precision otherwise
+    expect(rows[4].slice(2, 4)).toEqual(['0.00000015', '-0.000000003']);
+    expect(rows[5].slice(2)).toEqual(['10', '20', 'POINT Z (10 20 30)']);
+    expect(rows[6]).toEqual(['9', 'nowhere', '', '', '']);
+    expect(rows[7]).toEqual(['10', 'empty', '', '', 'POINT EMPTY']);
+  });
+
+  it('adds no longitude/latitude columns for mixed geometries, multipoints, no points, or when the names are taken', async () => {
+    const pt = (coordinates: number[], properties: Record<string, unknown> = {}): Feature => ({ type: 'Feature', geometry: { type: 'Point', coordinates }, properties });
+    const header = async (features: Feature<Geometry | null>[]) => parseCsv(await text({ kind: 'vector', features }))[0];
+    expect(await header([pt([1, 2]), { type: 'Feature', geometry: { type: 'LineString', coordinates: [[0, 0], [1, 1]] }, properties: {} }])).toEqual(['geometry']);
+    expect(await header([pt([1, 2]), { type: 'Feature', geometry: { type: 'MultiPoint', coordinates: [[0, 0]] }, properties: {} }])).toEqual(['geometry']);
+    expect(await header([{ type: 'Feature', geometry: null, properties: { a: 1 } }])).toEqual(['a', 'geometry']);
+    expect(await header([pt([1, 2], { latitude: 5 })])).toEqual(['latitude', 'geometry']);
+    expect(await header([pt([1, 2], { Longitude: 5 })])).toEqual(['Longitude', 'geometry']);
+    const rows = parseCsv(await text({ kind: 'vector', features: [pt([1, 2], { latitude: 5, longitude: 6 })] }));
+    expect(rows).toEqual([['latitude', 'longitude', 'geometry'], ['5', '6', 'POINT (1 2)']]); // the properties' own values win
+  });
+
   it('declares text/csv', () => {
     expect(csvEncoder).toMatchObject({ mediaType: 'text/csv; charset=utf-8', extension: 'csv', accepts: ['vector', 'table', 'empty'] });
   });
