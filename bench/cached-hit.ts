@@ -42,6 +42,7 @@ export async function benchCachedHit(o: CachedHitOptions): Promise<string> {
     row('latency p50', 'p50', fmt.ms),
     row('latency p99', 'p99', fmt.ms),
     '',
-    'Throughput ratio below 1 and latency ratios above 1 are tilesmith\'s overhead per request (routing, parameter parsing, cache key, lookup, headers).',
+    'Throughput ratio below 1 and latency ratios above 1 are what tilesmith adds per request: routing, parameter parsing, cache key, ' +
+      'cache lookup, ETag and headers, and the Web `Response` → `node:http` conversion.',
   ].join('\n');
 }
