@@ -132,6 +132,72 @@ describe('normalizeResult', () => {
     expect(udfError(feature(point, 'props')).message).toMatch(/properties of type a string/);
   });
 
+  it('validates every position, however deep, and names the feature', () => {
+    const square = (x: number) => [[x, 0], [x + 1, 0], [x + 1, 1], [x, 1], [x, 0]];
+    const polygons = (bad: unknown) =>
+      Array.from({ length: 6 }, (_, i) => feature({ type: 'Polygon', coordinates: i === 4 ? bad : [square(i), square(i + 0.1)] }));
+    // NaN / Infinity / a string in the middle of the second ring of feature 4.
+    for (const v of [NaN, Infinity, -Infinity, '3', null, undefined]) {
+      const ring = square(4);
+      ring[3] = [4, v as number];
+      const err = udfError({ type: 'FeatureCollection', features: polygons([square(4), ring]) });
+      expect(err.message).toMatch(/^Feature 4 of the UDF result has an invalid Polygon: its coordinates must be an array of arrays of positions \[x, y\], got /);
+      expect(err.status).toBe(500);
+    }
+    // Same for x, for a position that is too short or not an array, and for a bad z.
+    for (const p of [[NaN, 0], [1], 7, 'x', [1, 2, 'z'], { 0: 1, 1: 2, length: 2 }]) {
+      const ring = square(4);
+      ring[2] = p as number[];
+      expect(udfError({ type: 'FeatureCollection', features: polygons([ring]) }).message).toMatch(/^Feature 4 .* invalid Polygon/);
+    }
+    // MultiPolygon: the last position of the last ring of the last polygon; also as a Feature[].
+    const multi = [[square(0)], [square(1), [...square(2).slice(0, 4), [2, Infinity]]]];
+    const features = [feature(point), feature(point), feature({ type: 'MultiPolygon', coordinates: multi })];
+    expect(udfError({ type: 'FeatureCollection', features }).message).toMatch(/^Feature 2 of the UDF result has an invalid MultiPolygon: .*polygons/);
+    expect(udfError(features).message).toMatch(/^Feature 2 of the UDF result has an invalid MultiPolygon/);
+    // Line-like geometries, deep in the array.
+    const line = [[0, 0], [1, 1], [2, NaN], [3, 3]];
+    expect(udfError([feature(point), feature({ type: 'LineString', coordinates: line })]).message).toMatch(/^Feature 1 .* invalid LineString/);
+    expect(udfError([feature({ type: 'MultiPoint', coordinates: line })]).message).toMatch(/^Feature 0 .* invalid MultiPoint/);
+    expect(udfError([feature({ type: 'MultiLineString', coordinates: [[[0, 0], [1, 1]], line] })]).message).toMatch(/^Feature 0 .* invalid MultiLineString/);
+    // Holes in a sparse coordinates array are missing positions, not skipped.
+    const sparse: unknown[] = [];
+    sparse[1] = [square(0)];
+    expect(udfError({ type: 'MultiPolygon', coordinates: sparse }).message).toMatch(/^The UDF returned an invalid MultiPolygon/);
+  });
+
+  it('names the feature for bad geometries inside GeometryCollections and for a lone Feature', () => {
+    const gc = { type: 'GeometryCollection', geometries: [point, { type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, NaN], [0, 0]]] }] };
+    expect(udfError({ type: 'FeatureCollection', features: [feature(point), feature(point), feature(gc)] }).message).toMatch(
+      /^Feature 2 of the UDF result has an invalid Polygon/,
+    );
+    expect(udfError(gc).message).toMatch(/^The UDF returned an invalid Polygon/);
+    expect(udfError(feature({ type: 'Point', coordinates: [0, Infinity] })).message).toBe(
+      'Feature 0 of the UDF result has an invalid Point: its coordinates must be a position [x, y] of finite numbers, got [0,null].',
+    );
+    expect(udfError([feature(point), feature('x')]).message).toBe(
+      'Feature 1 of the UDF result has a geometry of type a string; expected a GeoJSON geometry object.',
+    );
+    expect(udfError({ type: 'FeatureCollection', features: [feature(point), feature(point, [1])] }).message).toMatch(
+      /^Feature 1 of the UDF result has properties of type an array/,
+    );
+  });
+
+  it('accepts valid edge cases: 3D positions, empty geometries, null geometry and properties', () => {
+    const features = [
+      feature({ type: 'Point', coordinates: [1, 2, 3] }),
+      feature({ type: 'Polygon', coordinates: [[[0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 0, 1]]] }),
+      feature({ type: 'LineString', coordinates: [] }),
+      feature({ type: 'MultiPolygon', coordinates: [] }),
+      feature({ type: 'GeometryCollection', geometries: [] }),
+      feature(null, null),
+      { type: 'Feature', properties: undefined },
+    ];
+    const r = normalizeResult({ type: 'FeatureCollection', features });
+    expect(r).toEqual({ kind: 'vector', features });
+    if (r.kind === 'vector') expect(r.features).toBe(features);
+  });
+
   it('passes 10,000 features through without copying them', () => {
     const features = Array.from({ length: 10_000 }, (_, i) =>
       feature({ type: 'Polygon', coordinates: [[[i, 0], [i + 1, 0], [i + 1, 1], [i, 1], [i, 0]]] }, { i }),

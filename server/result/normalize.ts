@@ -61,12 +61,13 @@ export function normalizeResult(value: unknown): NormalizedResult {
 
   if (Array.isArray(obj)) {
     if (obj.length === 0) return { kind: 'vector', features: [] };
-    if (!isTyped(obj[0], 'Feature')) return { kind: 'json', value: obj };
+    if (!isFeature(obj[0])) return { kind: 'json', value: obj };
     for (let i = 0; i < obj.length; i++) {
-      if (!isTyped(obj[i], 'Feature')) {
-        throw new UdfError(`The UDF returned an array that starts with Features but item ${i} is ${describe(obj[i])}; return only Features, or plain JSON values.`);
+      const f = obj[i];
+      if (!isFeature(f)) {
+        throw new UdfError(`The UDF returned an array that starts with Features but item ${i} is ${describe(f)}; return only Features, or plain JSON values.`);
       }
-      checkFeature(obj[i], i);
+      checkFeature(f, i);
     }
     return { kind: 'vector', features: obj as Feature<Geometry | null>[] };
   }
@@ -80,15 +81,19 @@ export function normalizeResult(value: unknown): NormalizedResult {
     if (!Array.isArray(features)) {
       throw new UdfError(`The UDF returned a FeatureCollection whose "features" is ${describe(features)}, not an array.`);
     }
-    for (let i = 0; i < features.length; i++) checkFeature(features[i], i);
+    for (let i = 0; i < features.length; i++) {
+      const f = features[i];
+      if (!isFeature(f)) throw new UdfError(`Feature ${i} of the UDF result is ${describe(f)}, not a GeoJSON Feature.`);
+      checkFeature(f, i);
+    }
     return { kind: 'vector', features: features as Feature<Geometry | null>[] };
   }
   if (type === 'Feature') {
-    checkFeature(obj, 0);
+    checkFeature(obj as unknown as FeatureLike, 0);
     return { kind: 'vector', features: [obj as unknown as Feature<Geometry | null>] };
   }
   if (typeof type === 'string' && GEOMETRY_TYPES.has(type)) {
-    checkGeometry(obj, 'The UDF returned');
+    checkGeometry(obj, BARE);
     return { kind: 'vector', features: [{ type: 'Feature', geometry: obj as unknown as Geometry, properties: {} }] };
   }
   if ('width' in obj && 'height' in obj && ArrayBuffer.isView(obj.data)) {
@@ -97,71 +102,116 @@ export function normalizeResult(value: unknown): NormalizedResult {
   return { kind: 'json', value: obj };
 }
 
-function isTyped(v: unknown, type: string): boolean {
-  return typeof v === 'object' && v !== null && (v as { type?: unknown }).type === type;
+/*
+ * The per-feature checks below run 10,000s of times per tile, so they allocate nothing on
+ * success: no closures (tsx/esbuild's keep-names turns every arrow into an
+ * Object.defineProperty call), no destructuring into fresh objects, and no error-prefix
+ * strings. The feature index travels as a number; sentences are built only when throwing.
+ */
+
+/** `index` value for a geometry returned on its own rather than inside a Feature. */
+const BARE = -1;
+
+interface FeatureLike {
+  type: unknown;
+  geometry?: unknown;
+  properties?: unknown;
 }
 
-function checkFeature(f: unknown, index: number): void {
-  if (!isTyped(f, 'Feature')) {
-    throw new UdfError(`Feature ${index} of the UDF result is ${describe(f)}, not a GeoJSON Feature.`);
-  }
-  const { geometry, properties } = f as { geometry?: unknown; properties?: unknown };
-  if (geometry !== null && geometry !== undefined) checkGeometry(geometry, `Feature ${index} of the UDF result has`);
+interface GeometryLike {
+  type?: unknown;
+  coordinates?: unknown;
+  geometries?: unknown;
+}
+
+function isFeature(v: unknown): v is FeatureLike {
+  return typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'Feature';
+}
+
+/** `f` is known to be an object with `type: 'Feature'`. */
+function checkFeature(f: FeatureLike, index: number): void {
+  const geometry = f.geometry;
+  if (geometry !== null && geometry !== undefined) checkGeometry(geometry, index);
+  const properties = f.properties;
   if (properties !== null && properties !== undefined && (typeof properties !== 'object' || Array.isArray(properties))) {
     throw new UdfError(`Feature ${index} of the UDF result has properties of type ${describe(properties)}; GeoJSON properties must be an object or null.`);
   }
 }
 
-/** Validates shape and finiteness of every position; `where` starts the error sentence. */
-function checkGeometry(g: unknown, where: string): void {
+/** Start of an error sentence about the geometry of feature `index` (or a bare geometry). */
+function where(index: number): string {
+  return index === BARE ? 'The UDF returned' : `Feature ${index} of the UDF result has`;
+}
+
+function badCoordinates(index: number, type: unknown, needs: string, got: unknown): UdfError {
+  return new UdfError(`${where(index)} an invalid ${String(type)}: its coordinates must be ${needs}, got ${preview(got)}.`);
+}
+
+/** Validates shape and finiteness of every position; `index` names the feature in errors. */
+function checkGeometry(g: unknown, index: number): void {
   if (typeof g !== 'object' || g === null) {
-    throw new UdfError(`${where} a geometry of type ${describe(g)}; expected a GeoJSON geometry object.`);
+    throw new UdfError(`${where(index)} a geometry of type ${describe(g)}; expected a GeoJSON geometry object.`);
   }
-  const { type, coordinates, geometries } = g as { type?: unknown; coordinates?: unknown; geometries?: unknown };
-  const bad = (needs: string, got: unknown): UdfError =>
-    new UdfError(`${where} an invalid ${String(type)}: its coordinates must be ${needs}, got ${preview(got)}.`);
+  const type = (g as GeometryLike).type;
   switch (type) {
-    case 'Point':
-      if (!isPosition(coordinates)) throw bad('a position [x, y] of finite numbers', coordinates);
+    case 'Point': {
+      const c = (g as GeometryLike).coordinates;
+      if (!isPosition(c)) throw badCoordinates(index, type, 'a position [x, y] of finite numbers', c);
       return;
-    case 'MultiPoint':
-    case 'LineString':
-      if (!isPositions(coordinates)) throw bad('an array of positions [x, y]', coordinates);
-      if (type === 'LineString' && coordinates.length === 1) throw bad('empty or at least 2 positions', coordinates);
-      return;
-    case 'MultiLineString':
+    }
     case 'Polygon':
-      if (!isRings(coordinates)) throw bad('an array of arrays of positions [x, y]', coordinates);
+    case 'MultiLineString': {
+      const c = (g as GeometryLike).coordinates;
+      if (!isRings(c)) throw badCoordinates(index, type, 'an array of arrays of positions [x, y]', c);
       return;
-    case 'MultiPolygon':
-      if (!Array.isArray(coordinates) || !coordinates.every(isRings)) {
-        throw bad('an array of polygons (arrays of rings of positions [x, y])', coordinates);
-      }
+    }
+    case 'LineString':
+    case 'MultiPoint': {
+      const c = (g as GeometryLike).coordinates;
+      if (!isPositions(c)) throw badCoordinates(index, type, 'an array of positions [x, y]', c);
+      if (type === 'LineString' && c.length === 1) throw badCoordinates(index, type, 'empty or at least 2 positions', c);
       return;
-    case 'GeometryCollection':
+    }
+    case 'MultiPolygon': {
+      const c = (g as GeometryLike).coordinates;
+      if (!isPolygons(c)) throw badCoordinates(index, type, 'an array of polygons (arrays of rings of positions [x, y])', c);
+      return;
+    }
+    case 'GeometryCollection': {
+      const geometries = (g as GeometryLike).geometries;
       if (!Array.isArray(geometries)) {
-        throw new UdfError(`${where} an invalid GeometryCollection: "geometries" must be an array, got ${preview(geometries)}.`);
+        throw new UdfError(`${where(index)} an invalid GeometryCollection: "geometries" must be an array, got ${preview(geometries)}.`);
       }
-      for (const child of geometries) checkGeometry(child, where);
+      for (let i = 0; i < geometries.length; i++) checkGeometry(geometries[i], index);
       return;
+    }
     default:
-      throw new UdfError(`${where} a geometry of unknown type ${preview(type)}; GeoJSON types are ${[...GEOMETRY_TYPES].join(', ')}.`);
+      throw new UdfError(`${where(index)} a geometry of unknown type ${preview(type)}; GeoJSON types are ${[...GEOMETRY_TYPES].join(', ')}.`);
   }
 }
 
+/** `[x, y]` or `[x, y, z, …]`: x and y finite, a third value (if any) a number. */
 function isPosition(p: unknown): boolean {
-  return Array.isArray(p) && p.length >= 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]) && (p.length === 2 || typeof p[2] === 'number');
+  if (!Array.isArray(p)) return false;
+  const n = p.length;
+  return n >= 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]) && (n === 2 || typeof p[2] === 'number');
 }
 
 function isPositions(a: unknown): a is unknown[] {
   if (!Array.isArray(a)) return false;
-  for (let i = 0; i < a.length; i++) if (!isPosition(a[i])) return false;
+  for (let i = 0, n = a.length; i < n; i++) if (!isPosition(a[i])) return false;
   return true;
 }
 
 function isRings(a: unknown): boolean {
   if (!Array.isArray(a)) return false;
-  for (let i = 0; i < a.length; i++) if (!isPositions(a[i])) return false;
+  for (let i = 0, n = a.length; i < n; i++) if (!isPositions(a[i])) return false;
+  return true;
+}
+
+function isPolygons(a: unknown): boolean {
+  if (!Array.isArray(a)) return false;
+  for (let i = 0, n = a.length; i < n; i++) if (!isRings(a[i])) return false;
   return true;
 }
 
