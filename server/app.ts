@@ -1,8 +1,7 @@
 import { Hono } from 'hono';
-import { cors } from 'hono/cors';
 import type { EncoderRegistry } from './encoders/registry.ts';
 import { BadRequestError, NotFoundError } from './errors.ts';
-import { errorResponse } from './http/response.ts';
+import { errorResponse, hasCommonHeaders, setCommonHeaders, type CommonHeaders } from './http/response.ts';
 import { normalizeResult } from './result/normalize.ts';
 import { insightKey, type UdfInsight } from './routes/serve-result.ts';
 import { createUdfRoutes } from './routes/udf-routes.ts';
@@ -96,24 +95,21 @@ export function createApp(options: AppOptions): Hono {
   };
 
   const app = new Hono();
-  app.use(
-    '*',
-    cors({
-      origin: options.corsOrigin ?? '*',
-      allowMethods: ['GET', 'HEAD', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'If-None-Match', 'Range'],
-      exposeHeaders: ['ETag', 'X-Cache', 'Server-Timing', 'X-Tilesmith-Error', 'Content-Disposition', 'Content-Length'],
-      maxAge: 86400,
-    }),
-  );
+  const cors = corsPolicy(options.corsOrigin ?? '*');
   app.use('*', async (c, next) => {
-    c.header('Timing-Allow-Origin', '*');
-    const url = c.req.url;
-    const pathAndQuery = url.length - new URL(url).origin.length;
+    const common = cors.headers(c.req.header('origin'));
+    if (c.req.method === 'OPTIONS') return cors.preflight(common);
+    setCommonHeaders(c, common);
+    const pathAndQuery = pathAndQueryLength(c.req.url);
     if (pathAndQuery > maxUrl) {
-      throw new BadRequestError(`The URL is ${pathAndQuery} bytes long; at most ${maxUrl} bytes are accepted. Send fewer or shorter parameters.`, 'uri_too_long');
+      const err = new BadRequestError(`The URL is ${pathAndQuery} bytes long; at most ${maxUrl} bytes are accepted. Send fewer or shorter parameters.`, 'uri_too_long');
+      return errorResponse(err, log, c);
     }
     await next();
+    // Responses from resultResponse / errorResponse carry the common headers already; others
+    // (JSON, pages, …) get them here. Mutating the lightweight Response's headers keeps it on
+    // @hono/node-server's fast path, unlike c.header() after next(), which rebuilds it.
+    if (!hasCommonHeaders(c.res)) addHeaders(c, common);
   });
 
   const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind };
@@ -133,9 +129,94 @@ export function createApp(options: AppOptions): Hono {
     }),
   );
 
-  app.notFound(() =>
-    errorResponse(new NotFoundError('No such endpoint. Try GET /udfs, /udf/{name}/tiles/{z}/{x}/{y}, /udf/{name}/file or /udf/{name}/tilejson.json.')),
+  app.notFound((c) =>
+    errorResponse(new NotFoundError('No such endpoint. Try GET /udfs, /udf/{name}/tiles/{z}/{x}/{y}, /udf/{name}/file or /udf/{name}/tilejson.json.'), undefined, c),
   );
-  app.onError((err) => errorResponse(err, log));
+  app.onError((err, c) => errorResponse(err, log, c));
   return app;
+}
+
+const CORS_EXPOSE_HEADERS = ['ETag', 'X-Cache', 'Server-Timing', 'X-Tilesmith-Error', 'Content-Disposition', 'Content-Length'].join(',');
+const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'OPTIONS'].join(',');
+const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'If-None-Match', 'Range'].join(',');
+const CORS_MAX_AGE = '86400';
+
+/**
+ * What hono's `cors()` middleware (with the options tilesmith used) plus a
+ * `Timing-Allow-Origin: *` header did, as headers decided up front: hono's middleware sets them
+ * on the response after the handler, which forces the slow Response conversion (see
+ * `CommonHeaders`).
+ * - Every response: `Access-Control-Allow-Origin` (when the request's origin is allowed),
+ *   `Access-Control-Expose-Headers`, `Timing-Allow-Origin: *`, and `Vary: Origin` unless the
+ *   origin setting is `'*'`.
+ * - `OPTIONS` (any path): a 204 preflight answer with the allowed methods, headers and max age.
+ */
+export function corsPolicy(origin: string | string[]): {
+  headers(requestOrigin: string | undefined): CommonHeaders;
+  preflight(common: CommonHeaders): Response;
+} {
+  const any = origin === '*';
+  const allowed = (o: string): string | null => (typeof origin === 'string' ? (any || origin === o ? (any ? '*' : o) : null) : origin.includes(o) ? o : null);
+  const build = (allowOrigin: string | null): CommonHeaders => {
+    const h: Record<string, string> = {};
+    if (allowOrigin) h['Access-Control-Allow-Origin'] = allowOrigin;
+    h['Access-Control-Expose-Headers'] = CORS_EXPOSE_HEADERS;
+    h['Timing-Allow-Origin'] = '*';
+    if (!any) h.Vary = 'Origin';
+    return Object.freeze(h);
+  };
+  const forAny = any ? build('*') : undefined;
+  const denied = build(null);
+  return {
+    headers(requestOrigin) {
+      if (forAny) return forAny;
+      const allowOrigin = allowed(requestOrigin ?? '');
+      return allowOrigin ? build(allowOrigin) : denied;
+    },
+    preflight(common) {
+      const headers: Record<string, string> = {};
+      const allowOrigin = common['Access-Control-Allow-Origin'];
+      if (allowOrigin) headers['Access-Control-Allow-Origin'] = allowOrigin;
+      headers['Access-Control-Expose-Headers'] = CORS_EXPOSE_HEADERS;
+      headers.Vary = any ? 'Access-Control-Request-Headers' : 'Origin, Access-Control-Request-Headers';
+      headers['Access-Control-Max-Age'] = CORS_MAX_AGE;
+      headers['Access-Control-Allow-Methods'] = CORS_ALLOW_METHODS;
+      headers['Access-Control-Allow-Headers'] = CORS_ALLOW_HEADERS;
+      return new Response(null, { status: 204, statusText: 'No Content', headers });
+    },
+  };
+}
+
+/**
+ * Adds the common headers to a response built elsewhere, with the precedence hono's merge had:
+ * they replace a header of the same name, and `Vary: Origin` is appended to any `Vary`.
+ */
+function addHeaders(c: { res: Response }, common: CommonHeaders): void {
+  let res = c.res;
+  const apply = (headers: Headers) => {
+    for (const k in common) {
+      if (k === 'Vary') headers.append(k, common[k]!);
+      else headers.set(k, common[k]!);
+    }
+  };
+  try {
+    apply(res.headers);
+  } catch {
+    // Immutable headers (e.g. a Response from fetch()): copy it first, as hono did.
+    res = new Response(res.body, res);
+    apply(res.headers);
+    c.res = res;
+  }
+}
+
+/**
+ * The length of the path + query (+ fragment) of a request URL, i.e. everything after the
+ * origin, without parsing it: request URLs are already serialised (`scheme://host/…`).
+ */
+export function pathAndQueryLength(url: string): number {
+  const scheme = url.indexOf('://');
+  const slash = scheme < 0 ? -1 : url.indexOf('/', scheme + 3);
+  // No path, or user info whose origin would omit it: let URL decide.
+  if (slash < 0 || url.lastIndexOf('@', slash) > scheme) return url.length - new URL(url).origin.length;
+  return url.length - slash;
 }

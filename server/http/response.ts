@@ -2,6 +2,41 @@ import type { Context } from 'hono';
 import { TilesmithError, toTilesmithError } from '../errors.ts';
 import type { CacheEntry } from '../types.ts';
 
+/**
+ * Headers every response carries (CORS `Access-Control-Allow-Origin` / `-Expose-Headers`,
+ * `Timing-Allow-Origin`, `Vary: Origin`), decided per request by the app's CORS middleware.
+ *
+ * They are put into the headers object a Response is constructed with rather than set on it
+ * afterwards: @hono/node-server writes a Response built from a string / Uint8Array and a plain
+ * headers object straight to `node:http`, but touching its body or replacing it (which
+ * mutating headers after the handler does, in hono's `cors()` and `c.header()`) turns it into a
+ * real undici Response streamed through web streams, several times slower for a cached tile.
+ */
+export type CommonHeaders = Readonly<Record<string, string>>;
+
+const COMMON_HEADERS = 'tilesmith.commonHeaders';
+/** Responses built with the request's common headers already in them. */
+const withCommon = new WeakSet<Response>();
+
+/** Stores the common headers of this request, for `resultResponse` / `errorResponse`. */
+export function setCommonHeaders(c: Context, headers: CommonHeaders): void {
+  c.set(COMMON_HEADERS, headers);
+}
+
+/** Whether `res` was built with the request's common headers (so they need not be added). */
+export function hasCommonHeaders(res: Response): boolean {
+  return withCommon.has(res);
+}
+
+/** Builds a Response whose headers are `own` plus the request's common headers, if any. */
+function respond(c: Context | undefined, body: BodyInit | null, status: number, own: Record<string, string>): Response {
+  const common = c?.get(COMMON_HEADERS) as CommonHeaders | undefined;
+  if (!common) return new Response(body, { status, headers: own });
+  const res = new Response(body, { status, headers: { ...own, ...common } });
+  withCommon.add(res);
+  return res;
+}
+
 /** Header values must be Latin-1 without line breaks: keep the short error header safe. */
 function headerSafe(text: string, max = 200): string {
   const flat = text.replace(/[\r\n\t]+/g, ' ').replace(/[^\x20-\x7e]/g, '?');
@@ -12,18 +47,15 @@ function headerSafe(text: string, max = 200): string {
  * The one place errors become HTTP: JSON body `{ error, message, ...details }`, a short
  * `X-Tilesmith-Error` header (visible in devtools' network tab), never cached.
  */
-export function errorResponse(err: unknown, log?: (msg: string) => void): Response {
+export function errorResponse(err: unknown, log?: (msg: string) => void, c?: Context): Response {
   const e: TilesmithError = toTilesmithError(err);
   if (e.status >= 500 && log) log(`tilesmith: ${e.status} ${e.code}: ${e.message}`);
   if (e.code === 'internal_error' && log && err instanceof Error && err.stack) log(err.stack);
   const body = JSON.stringify({ error: e.code, message: e.message, ...(e.details ?? {}) });
-  return new Response(body, {
-    status: e.status,
-    headers: {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'X-Tilesmith-Error': headerSafe(`${e.code}: ${e.message}`),
-    },
+  return respond(c, body, e.status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'X-Tilesmith-Error': headerSafe(`${e.code}: ${e.message}`),
   });
 }
 
@@ -63,11 +95,11 @@ export function resultResponse(c: Context, o: ResultResponseOptions): Response {
       .join(', '),
   };
   if (etagMatches(c.req.header('If-None-Match'), entry.etag)) {
-    return new Response(null, { status: 304, headers });
+    return respond(c, null, 304, headers);
   }
-  if (entry.status === 204) return new Response(null, { status: 204, headers });
+  if (entry.status === 204) return respond(c, null, 204, headers);
   headers['Content-Type'] = entry.mediaType;
   headers['Content-Length'] = String(entry.body.byteLength);
   if (o.filename) headers['Content-Disposition'] = `inline; filename="${o.filename}"`;
-  return new Response(entry.body as BodyInit, { status: 200, headers });
+  return respond(c, entry.body as BodyInit, 200, headers);
 }
