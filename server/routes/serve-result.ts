@@ -144,6 +144,21 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
   });
 
   const timings: Record<string, number> = {};
+  let reset = opts.reset;
+  if (useCache && !reset) {
+    // Fast path for a stored result: no flight, no client signal (creating one costs more than
+    // the lookup). It answers only when no request for this key is computing here, i.e. when
+    // getOrCompute would have answered from storage too; otherwise join as before.
+    const cached = await deps.cache.get(key);
+    // cache_max_age is the oldest result this request accepts (Fused semantics).
+    if (cached && opts.maxAge !== undefined && Date.now() - cached.createdAt > opts.maxAge * 1000) reset = true;
+    else if (cached && !flights.has(key)) {
+      timings.udf = 0;
+      timings.encode = 0;
+      timings.total = performance.now() - t0;
+      return resultResponse(c, { entry: cached, cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename });
+    }
+  }
   const flight = useCache ? joinFlight(key, c.req.raw.signal) : { signal: c.req.raw.signal, leave() {} };
   const compute = async (): Promise<{ entry: CacheEntry; store: boolean }> => {
     const tu = performance.now();
@@ -200,12 +215,6 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
     entry = (await compute()).entry;
     status = 'BYPASS';
   } else {
-    let reset = opts.reset;
-    if (!reset && opts.maxAge !== undefined) {
-      // cache_max_age is the oldest result this request accepts (Fused semantics).
-      const cached = await deps.cache.get(key);
-      if (cached && Date.now() - cached.createdAt > opts.maxAge * 1000) reset = true;
-    }
     const got = await deps.cache.getOrCompute(key, compute, { reset });
     entry = got.entry;
     status = got.hit ? 'HIT' : 'MISS';
