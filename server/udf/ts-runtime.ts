@@ -18,6 +18,12 @@ const MAX_LOG_LINES = 200;
  * failing UDF's 500 carries what it logged. AsyncLocalStorage keeps concurrent runs apart.
  */
 const logStore = new AsyncLocalStorage<string[]>();
+/**
+ * Runs in progress. AsyncLocalStorage keeps Node's promise hooks on from its first run() until
+ * disable(), which would tax every promise of every request (cached tiles included) forever;
+ * it is disabled whenever no run is in progress, and re-enabled by the next run().
+ */
+let activeRuns = 0;
 let consolePatched = false;
 function patchConsole(): void {
   if (consolePatched) return;
@@ -70,11 +76,13 @@ export function createTsRuntime(name: string, def: UdfDefinition, timeoutMs: num
           reject(err);
         }, timeoutMs);
       });
+      let onAbort: (() => void) | undefined;
       const aborted = new Promise<never>((_, reject) => {
-        const onAbort = () => reject(call.signal.reason ?? new Error('aborted'));
+        onAbort = () => reject(call.signal.reason ?? new Error('aborted'));
         if (call.signal.aborted) onAbort();
         else call.signal.addEventListener('abort', onAbort, { once: true });
       });
+      activeRuns++;
       try {
         const value = await Promise.race([
           logStore.run(logs, () =>
@@ -104,8 +112,12 @@ export function createTsRuntime(name: string, def: UdfDefinition, timeoutMs: num
         });
       } finally {
         clearTimeout(timer);
+        // The caller's signal may outlive this run (e.g. a client connection): do not leave
+        // a listener (and this run's closure) on it.
+        call.signal.removeEventListener('abort', onAbort!);
         deadline.catch(() => {});
         aborted.catch(() => {});
+        if (--activeRuns === 0) logStore.disable();
       }
     },
   };
