@@ -163,15 +163,39 @@ describe('mvt encoder', () => {
     expect(vt.layers.test.length).toBe(10_000);
   });
 
-  it('writes dense geometry without repeated vertices (no zero-length LineTo after rounding to the grid)', async () => {
+  it('simplifies dense geometry (tolerance 3 units) and writes no repeated vertices', async () => {
     const n = 4000;
     const dense = Array.from({ length: n }, (_, i): [number, number] => [0.5 + 0.02 * Math.cos((i / n) * 2 * Math.PI), 0.5 + 0.02 * Math.sin((i / n) * 2 * Math.PI)]);
     const { vt } = await decode(vector([{ type: 'Feature', geometry: { type: 'Polygon', coordinates: [ring(...dense)] }, properties: {} }]));
     const [outer] = vt.layers.test.feature(0).loadGeometry();
-    expect(outer.length).toBeGreaterThan(100);
-    expect(outer.length).toBeLessThan(n); // ~4000 input vertices land on far fewer grid cells
+    // a circle of radius ~82 units drawn within 3 units needs a dozen or so vertices, not 4000
+    expect(outer.length).toBeGreaterThan(8);
+    expect(outer.length).toBeLessThan(40);
     for (let i = 1; i < outer.length; i++) expect(outer[i].equals(outer[i - 1])).toBe(false);
     expect(outer[0].equals(outer[outer.length - 1])).toBe(true);
+    for (const p of outer) expect(Math.hypot(p.x - 2048, p.y - 2048)).toBeCloseTo(0.02 * 4096, -1);
+  });
+
+  it('winds small polygons right at deep zooms (outer rings positive area with y down, holes negative)', async () => {
+    const deep: TileCoord = { z: 22, x: Math.floor(0.52 * 2 ** 22), y: Math.floor(0.34 * 2 ** 22) };
+    const sq = (c: number, r: number, cw: boolean): [number, number][] => {
+      const pts: [number, number][] = [[c - r, c - r], [c + r, c - r], [c + r, c + r], [c - r, c + r]].map(([fx, fy]) => at(fx, fy, deep));
+      if (cw) pts.reverse();
+      return [...pts, pts[0]];
+    };
+    const polys = Array.from({ length: 20 }, (_, i): Feature => ({
+      type: 'Feature',
+      geometry: { type: 'Polygon', coordinates: [sq(0.1 + i * 0.04, 0.01, i % 2 === 0), sq(0.1 + i * 0.04, 0.005, i % 3 === 0)] },
+      properties: { i },
+    }));
+    const { vt } = await decode(vector(polys), ctx({ tile: deep }));
+    const area = (r: { x: number; y: number }[]) => r.reduce((s, p, i) => s + p.x * r[(i + 1) % r.length].y - r[(i + 1) % r.length].x * p.y, 0);
+    expect(vt.layers.test.length).toBe(20);
+    for (let i = 0; i < 20; i++) {
+      const [outer, hole] = vt.layers.test.feature(i).loadGeometry();
+      expect(area(outer)).toBeGreaterThan(0);
+      expect(area(hole)).toBeLessThan(0);
+    }
   });
 
   it('answers an empty result, or a tile without features, with a zero-length body', async () => {

@@ -1,16 +1,19 @@
-import GeoJSONVT from 'geojson-vt';
 import { BadRequestError } from '../errors.ts';
-import type { Encoder, Feature } from '../types.ts';
+import type { Encoder } from '../types.ts';
 import { jsonReplacer } from './json.ts';
+import { cutTile } from './mvt-tile.ts';
 import { encodeMvtLayer } from './mvt-writer.ts';
 
-/** Tolerance in tile units at the requested zoom: invisible at 4096 extent, sheds dense vertices. */
+/**
+ * Simplification tolerance in tile units at the requested zoom (geojson-vt's default): invisible
+ * at extent 4096 (under a pixel even at 1024 px per tile), sheds dense vertices.
+ */
 const TOLERANCE = 3;
 
 /**
  * `application/vnd.mapbox-vector-tile`: one layer named `ctx.layerName` (MVT v2). Only the
- * requested tile is cut: geojson-vt indexes just the root tile and drills straight down to
- * z/x/y, so the cost does not grow with the number of tiles below it. Properties that MVT
+ * requested tile is cut, in one pass per feature (`cutTile`: project, clip to the buffered tile,
+ * simplify, round), so the cost is that of the features, not of the zoom level. Properties that MVT
  * cannot hold are adapted: nested objects/arrays become JSON text, null/undefined are dropped,
  * and only non-negative integer ids are kept (MVT ids are uint64; `encodeMvtLayer` drops the
  * others). A tile without features encodes as a zero-length body, which the route can answer
@@ -32,25 +35,12 @@ export const mvtEncoder: Encoder = {
     if (result.features.length === 0) return new Uint8Array(0);
     if (tile.z > 24) throw new BadRequestError(`Vector tiles go down to zoom 24; got zoom ${tile.z}.`, 'invalid_tile');
 
-    const index = new GeoJSONVT(
-      { type: 'FeatureCollection', features: result.features as Feature[] },
-      {
-        maxZoom: tile.z,
-        // 0, not tile.z: a first pass to tile.z would pre-cut every tile on the way that holds
-        // more than indexMaxPoints points; getTile() drills down to the one tile we need.
-        indexMaxZoom: 0,
-        extent: ctx.extent,
-        buffer: ctx.buffer,
-        tolerance: TOLERANCE,
-      },
-    );
-    // The raw tile: flat coordinate arrays, no [x, y] pair per vertex. Its features are the
-    // index's own objects, but the index lives only for this call, so their `tags` can be swapped
-    // for adapted ones; `tags` is still the caller's properties object and is never mutated.
-    const cut = index.getTileRaw(tile.z, tile.x, tile.y);
-    if (!cut || cut.features.length === 0) return new Uint8Array(0);
-    for (const f of cut.features) f.tags = mvtTags(f.tags ?? null);
-    return encodeMvtLayer(ctx.layerName, cut.features, ctx.extent);
+    // The cut features are fresh objects whose `tags` is the caller's properties object: swapping
+    // in adapted tags is safe, and the properties themselves are never mutated.
+    const cut = cutTile(result.features, tile, { extent: ctx.extent, buffer: ctx.buffer, tolerance: TOLERANCE });
+    if (cut.length === 0) return new Uint8Array(0);
+    for (const f of cut) f.tags = mvtTags(f.tags);
+    return encodeMvtLayer(ctx.layerName, cut, ctx.extent);
   },
 };
 

@@ -1,0 +1,559 @@
+/**
+ * Cuts ONE vector tile straight from GeoJSON features, in a single pass per feature.
+ *
+ * geojson-vt builds an index from zoom 0 and drills down to the tile, clipping every feature
+ * again at each zoom on the way (12 times for a z12 tile); a UDF result is computed for one tile
+ * and lies mostly inside it, so that work is wasted. Here each feature is projected once to
+ * Web-Mercator tile-local coordinates (in extent units), clipped once to the buffered tile square,
+ * simplified, rounded, and handed on in the `getTileRaw()` shape that `encodeMvtLayer` writes
+ * without copying (flat `[x, y, …]` arrays, single points inline as `type: 4`).
+ *
+ * geojson-vt 5's semantics are followed so that tiles keep their look (the tests compare both on
+ * many tiles and zooms):
+ * - projection: x = (lon/360 + 0.5)·2^z, y from the Mercator formula with the result clamped to
+ *   the world square [0, 1] (so latitudes beyond ±85.05° land on its edge), in tile units;
+ * - clipping to [−buffer, extent + buffer]: points on the half-open range (a point exactly on the
+ *   far edge is out), lines split into parts where they leave it, polygon rings Sutherland–Hodgman
+ *   against the two x edges, then the two y edges; rings that vanish are dropped;
+ * - antimeridian: like geojson-vt's world wrap, a feature reaching past ±180° (e.g. a ring
+ *   unwrapped to lon 190) also shows up shifted by ∓360°, as separate copies listed before (+360°)
+ *   and after (−360°) all the unshifted features;
+ * - simplification with `tolerance` in tile units at the tile's zoom (what geojson-vt applies to
+ *   tiles above its maxZoom): Douglas–Peucker keeping each part's end points, and rings whose
+ *   (unclipped) area is under tolerance², or lines shorter than tolerance, dropped. 0 keeps every
+ *   vertex (what geojson-vt does at its maxZoom). The clipped part is simplified, where geojson-vt
+ *   simplifies the whole feature before clipping: the kept vertices may differ slightly, the
+ *   shape stays within the tolerance either way;
+ * - winding: outer rings get positive area with y down (clockwise on screen), holes the opposite,
+ *   decided from GeoJSON nesting rather than from the input's winding;
+ * - coordinates are rounded to integers last (clip intersections are kept exact until then).
+ *
+ * Differences from geojson-vt: an unclosed polygon ring is closed before clipping (geojson-vt
+ * clips it open and joins its ends afterwards); intersections are not snapped to an intermediate
+ * grid, so a vertex may differ by one unit; and the output is not byte-identical.
+ */
+import type { Feature, Geometry, TileCoord } from '../types.ts';
+import type { VtFeature } from './mvt-writer.ts';
+
+export interface CutOptions {
+  /** Tile extent in units (MVT's usual 4096). */
+  extent: number;
+  /** Buffer around the tile in tile units. */
+  buffer: number;
+  /** Simplification tolerance in tile units; 0 keeps every vertex. */
+  tolerance: number;
+}
+
+/** A cut feature: `tags` is the input feature's `properties` object itself (not copied). */
+export type CutFeature = VtFeature & { tags: Record<string, unknown> | null };
+
+type Ring = ArrayLike<ArrayLike<number>>;
+
+// ---- per-call settings (module state: cutting is synchronous, so calls never interleave) ----
+
+let z2 = 1;
+let tx = 0;
+let ty = 0;
+let extent = 4096;
+/** The clip square's low and high edge, on both axes. */
+let lo = -64;
+let hi = 4096 + 64;
+/** The world's width in tile units: the shift of an antimeridian copy. */
+let world = 4096;
+let sqTolerance = 0;
+let tolerance = 0;
+
+/** Features listed first (copies shifted by +360°), the unshifted ones, then copies shifted by −360°. */
+let west: CutFeature[] = [];
+let center: CutFeature[] = [];
+let east: CutFeature[] = [];
+
+// ---- scratch buffers, reused across calls ----
+
+const KEEP_MAX = 1 << 20;
+/** Projected coordinates of the current feature, all rings back to back, `x, y` interleaved. */
+let P: Float64Array = new Float64Array(4096);
+/** After clipping on x, and after clipping on y. */
+let A: Float64Array = new Float64Array(4096);
+let B: Float64Array = new Float64Array(4096);
+/** Parts in A and B: [start, end) index pairs. */
+const partsA: number[] = [];
+const partsB: number[] = [];
+/** Per ring of the current feature: [start, end) in P, size (signed area or length), bbox, simplified yet. */
+const META = 8;
+let rings: Float64Array = new Float64Array(META * 64);
+/** Keep flags (simplification) of the points in P, A and B, by point index. */
+let KP = new Uint8Array(2048);
+let KA = new Uint8Array(2048);
+let KB = new Uint8Array(2048);
+let stack = new Int32Array(256);
+
+function grown(a: Float64Array, need: number): Float64Array {
+  let n = a.length * 2;
+  while (n < need) n *= 2;
+  const next = new Float64Array(n);
+  next.set(a);
+  return next;
+}
+
+/**
+ * Cuts the tile `tile` (which must be 0 ≤ z ≤ 24) from `features` (lon/lat GeoJSON, any
+ * geometry type, null geometries skipped). Returns the features that have something inside the
+ * buffered tile, in input order except for antimeridian copies (see above), each with the input's
+ * `id` (when it has one) and `properties` as `tags`.
+ */
+export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions): CutFeature[] {
+  z2 = 2 ** tile.z;
+  tx = ((tile.x % z2) + z2) % z2; // wrap x like geojson-vt
+  ty = tile.y;
+  extent = o.extent;
+  lo = -o.buffer;
+  hi = o.extent + o.buffer;
+  world = z2 * o.extent;
+  tolerance = o.tolerance > 0 ? o.tolerance : 0;
+  sqTolerance = tolerance * tolerance;
+  west = [];
+  center = [];
+  east = [];
+  try {
+    for (let i = 0; i < features.length; i++) {
+      const f = features[i];
+      if (f.geometry) addGeometry(f.geometry, f.id, f.properties ?? null);
+    }
+    return west.length || east.length ? west.concat(center, east) : center;
+  } finally {
+    west = center = east = [];
+    if (P.length > KEEP_MAX) P = new Float64Array(4096);
+    if (A.length > KEEP_MAX) A = new Float64Array(4096);
+    if (B.length > KEEP_MAX) B = new Float64Array(4096);
+    if (KP.length > KEEP_MAX) KP = new Uint8Array(2048);
+    if (KA.length > KEEP_MAX) KA = new Uint8Array(2048);
+    if (KB.length > KEEP_MAX) KB = new Uint8Array(2048);
+    if (rings.length > KEEP_MAX) rings = new Float64Array(META * 64);
+  }
+}
+
+function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknown> | null): void {
+  switch (g.type) {
+    case 'Point':
+      if (g.coordinates.length >= 2) addPoint(g.coordinates, id, tags);
+      return;
+    case 'MultiPoint':
+      if (g.coordinates.length) addMultiPoint(g.coordinates, id, tags);
+      return;
+    case 'LineString':
+      if (g.coordinates.length) addRings(2, [g.coordinates], false, id, tags);
+      return;
+    case 'MultiLineString':
+      if (g.coordinates.length) addRings(2, g.coordinates, false, id, tags);
+      return;
+    case 'Polygon':
+      if (g.coordinates.length) addRings(3, g.coordinates, false, id, tags);
+      return;
+    case 'MultiPolygon':
+      if (g.coordinates.length) addRings(3, g.coordinates, true, id, tags);
+      return;
+    case 'GeometryCollection':
+      // like geojson-vt: each member is a feature of its own, with the collection's id and tags
+      for (const member of g.geometries) addGeometry(member, id, tags);
+      return;
+  }
+}
+
+// ---- projection ----
+
+/**
+ * Projects lon/lat to tile units at out[j], out[j + 1]. Writes rather than returns, so that the
+ * doubles need no boxing when the call is not inlined.
+ */
+function project(out: Float64Array, j: number, lon: number, lat: number): void {
+  out[j] = ((lon / 360 + 0.5) * z2 - tx) * extent;
+  const sin = Math.sin((lat * Math.PI) / 180);
+  const y2 = 0.5 - (0.25 * Math.log((1 + sin) / (1 - sin))) / Math.PI;
+  out[j + 1] = ((y2 < 0 ? 0 : y2 > 1 ? 1 : y2) * z2 - ty) * extent;
+}
+
+/** Whether x range [minX, maxX], shifted by `shift` world widths, reaches the clip square. */
+function overlaps(minX: number, maxX: number, shift: number): boolean {
+  const d = shift * world;
+  return maxX + d >= lo && minX + d < hi;
+}
+
+function listFor(shift: number): CutFeature[] {
+  return shift === 0 ? center : shift > 0 ? west : east;
+}
+
+const SHIFTS = [1, 0, -1] as const;
+
+// ---- points ----
+
+function addPoint(c: ArrayLike<number>, id: Feature['id'], tags: Record<string, unknown> | null): void {
+  project(P, 0, c[0], c[1]);
+  const y = P[1];
+  if (!(y >= lo && y < hi)) return;
+  const x = P[0];
+  for (const s of SHIFTS) {
+    const sx = x + s * world;
+    if (sx >= lo && sx < hi) listFor(s).push({ type: 4, x: Math.round(sx), y: Math.round(y), tags, id });
+  }
+}
+
+function addMultiPoint(coords: Ring, id: Feature['id'], tags: Record<string, unknown> | null): void {
+  const n = coords.length;
+  if (P.length < 2 * n) P = grown(P, 2 * n);
+  let minX = Infinity;
+  let maxX = -Infinity;
+  for (let i = 0, j = 0; i < n; i++, j += 2) {
+    project(P, j, coords[i][0], coords[i][1]);
+    const x = P[j];
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+  }
+  for (const s of SHIFTS) {
+    if (!overlaps(minX, maxX, s)) continue;
+    const d = s * world;
+    let kept = 0;
+    for (let j = 0; j < 2 * n; j += 2) {
+      const x = P[j] + d;
+      const y = P[j + 1];
+      if (x >= lo && x < hi && y >= lo && y < hi) kept++;
+    }
+    if (kept === 0) continue;
+    const out = new Int32Array(kept * 2);
+    for (let j = 0, w = 0; j < 2 * n; j += 2) {
+      const x = P[j] + d;
+      const y = P[j + 1];
+      if (x >= lo && x < hi && y >= lo && y < hi) {
+        out[w++] = Math.round(x);
+        out[w++] = Math.round(y);
+      }
+    }
+    listFor(s).push({ type: 1, geometry: out, tags, id });
+  }
+}
+
+// ---- lines and polygons ----
+
+/**
+ * Projects every ring (or line) of a feature into P and records each one's extent, size and
+ * bbox in `rings`; then cuts the feature once per world copy that reaches the tile.
+ * `groups` is a list of polygons (`nested`: MultiPolygon) or a list of rings / lines.
+ */
+function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring[])[], nested: boolean, id: Feature['id'], tags: Record<string, unknown> | null): void {
+  const polygon = type === 3;
+  let nRings = 0;
+  let pn = 0;
+  let fMinX = Infinity;
+  let fMinY = Infinity;
+  let fMaxX = -Infinity;
+  let fMaxY = -Infinity;
+
+  const nGroups = nested ? groups.length : 1;
+  for (let g = 0; g < nGroups; g++) {
+    const list = (nested ? groups[g] : groups) as readonly Ring[];
+    for (let r = 0; r < list.length; r++) {
+      const ring = list[r];
+      const n = ring.length;
+      if (n === 0) continue;
+      if (P.length < pn + 2 * n + 2) P = grown(P, pn + 2 * n + 2);
+      if (rings.length < (nRings + 1) * META) {
+        const next = new Float64Array(rings.length * 2);
+        next.set(rings);
+        rings = next;
+      }
+      const start = pn;
+      let minX = Infinity;
+      let minY = Infinity;
+      let maxX = -Infinity;
+      let maxY = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const c = ring[i];
+        project(P, pn, c[0], c[1]);
+        const x = P[pn];
+        const y = P[pn + 1];
+        pn += 2;
+        if (x < minX) minX = x;
+        if (x > maxX) maxX = x;
+        if (y < minY) minY = y;
+        if (y > maxY) maxY = y;
+      }
+      // an unclosed polygon ring is closed here, so that clipping sees its last edge
+      if (polygon && n > 1 && (ring[0][0] !== ring[n - 1][0] || ring[0][1] !== ring[n - 1][1])) {
+        P[pn] = P[start];
+        P[pn + 1] = P[start + 1];
+        pn += 2;
+      }
+      let size = 0;
+      if (polygon) {
+        // signed area (y down) relative to the first vertex, for precision far from the tile
+        const x0 = P[start];
+        const y0 = P[start + 1];
+        for (let i = start + 2; i + 2 < pn; i += 2) {
+          size += (P[i] - x0) * (P[i + 3] - y0) - (P[i + 2] - x0) * (P[i + 1] - y0);
+        }
+        size /= 2;
+        // canonical winding: outer rings positive, holes negative
+        const outer = r === 0;
+        if ((outer && size < 0) || (!outer && size >= 0)) {
+          for (let i = start, j = pn - 2; i < j; i += 2, j -= 2) {
+            const x = P[i];
+            const y = P[i + 1];
+            P[i] = P[j];
+            P[i + 1] = P[j + 1];
+            P[j] = x;
+            P[j + 1] = y;
+          }
+          size = -size;
+        }
+      } else {
+        for (let i = start + 2; i < pn; i += 2) {
+          const dx = P[i] - P[i - 2];
+          const dy = P[i + 1] - P[i - 1];
+          size += Math.sqrt(dx * dx + dy * dy);
+        }
+      }
+      const m = nRings * META;
+      rings[m] = start;
+      rings[m + 1] = pn;
+      rings[m + 2] = size;
+      rings[m + 3] = minX;
+      rings[m + 4] = minY;
+      rings[m + 5] = maxX;
+      rings[m + 6] = maxY;
+      rings[m + 7] = 0;
+      nRings++;
+      if (minX < fMinX) fMinX = minX;
+      if (minY < fMinY) fMinY = minY;
+      if (maxX > fMaxX) fMaxX = maxX;
+      if (maxY > fMaxY) fMaxY = maxY;
+    }
+  }
+  if (nRings === 0 || fMaxY < lo || fMinY >= hi) return;
+
+  const simplifying = sqTolerance > 0;
+  if (simplifying && KP.length < pn >> 1) KP = new Uint8Array(Math.max(pn >> 1, KP.length * 2));
+  for (const s of SHIFTS) {
+    if (!overlaps(fMinX, fMaxX, s)) continue;
+    const d = s * world;
+    const parts: number[][] = [];
+    for (let r = 0; r < nRings; r++) {
+      const m = r * META;
+      const size = rings[m + 2];
+      if (simplifying && (polygon ? Math.abs(size) < sqTolerance : size < tolerance)) continue;
+      const minX = rings[m + 3] + d;
+      const maxX = rings[m + 5] + d;
+      const minY = rings[m + 4];
+      const maxY = rings[m + 6];
+      if (maxX < lo || minX >= hi || maxY < lo || minY >= hi) continue;
+      const start = rings[m];
+      const end = rings[m + 1];
+      if (simplifying && rings[m + 7] === 0) {
+        // like geojson-vt, the whole ring is simplified, before clipping (clip points are always
+        // kept); only rings that reach the tile, once for all world copies
+        simplify(P, KP, start, (end - start) >> 1);
+        rings[m + 7] = 1;
+      }
+      const inX = minX >= lo && maxX < hi;
+      const inY = minY >= lo && maxY < hi;
+      if (inX && inY) {
+        emit(parts, P, KP, start, end, d);
+        continue;
+      }
+      // clip on x (P → A), then on y (→ B); a side already inside is not clipped
+      partsA.length = 0;
+      if (inX) partsA.push(start, end);
+      else clipAxis(P, KP, start, end, d, 0, polygon, false, 0, partsA);
+      const srcY = inX ? P : A;
+      const keepY = inX ? KP : KA;
+      const dY = inX ? d : 0;
+      if (inY) {
+        for (let i = 0; i < partsA.length; i += 2) emit(parts, srcY, keepY, partsA[i], partsA[i + 1], dY);
+        continue;
+      }
+      partsB.length = 0;
+      for (let i = 0, w = 0; i < partsA.length; i += 2) w = clipAxis(srcY, keepY, partsA[i], partsA[i + 1], dY, 1, polygon, true, w, partsB);
+      for (let i = 0; i < partsB.length; i += 2) emit(parts, B, KB, partsB[i], partsB[i + 1], 0);
+    }
+    if (parts.length) listFor(s).push({ type, geometry: parts, tags, id });
+  }
+}
+
+/**
+ * Clips src[from, to) (x shifted by `d`) to lo ≤ coordinate ≤ hi on `axis` (0: x, 1: y), as
+ * geojson-vt's clip.js does: lines are split into parts where they leave the range, a polygon
+ * ring stays one ring, closed again if clipping opened it. Output goes to B (`toB`) or A from
+ * index `w` on; each part's [start, end) is pushed to `parts`. Returns where the output ends.
+ * When simplifying, each point's keep flag (`srcKeep`, by point index) goes along; clip points
+ * are always kept.
+ */
+function clipAxis(src: Float64Array, srcKeep: Uint8Array, from: number, to: number, d: number, axis: 0 | 1, polygon: boolean, toB: boolean, w: number, parts: number[]): number {
+  const n = (to - from) >> 1;
+  const need = w + 4 * n + 8;
+  if (toB) {
+    if (B.length < need) B = grown(B, need);
+    if (sqTolerance > 0 && KB.length < need >> 1) KB = new Uint8Array(Math.max(need >> 1, KB.length * 2));
+  } else {
+    if (A.length < need) A = grown(A, need);
+    if (sqTolerance > 0 && KA.length < need >> 1) KA = new Uint8Array(Math.max(need >> 1, KA.length * 2));
+  }
+  const out = toB ? B : A;
+  const keep = toB ? KB : KA;
+  const flags = sqTolerance > 0;
+  const k1 = lo;
+  const k2 = hi;
+  let sliceStart = w;
+
+  for (let i = from; i < to - 2; i += 2) {
+    const ax = src[i] + d;
+    const ay = src[i + 1];
+    const bx = src[i + 2] + d;
+    const by = src[i + 3];
+    const a = axis === 0 ? ax : ay;
+    const b = axis === 0 ? bx : by;
+    let exited = false;
+
+    if (a < k1) {
+      if (b >= k1) w = intersect(out, keep, w, ax, ay, bx, by, k1, axis); // enters from below
+    } else if (a > k2) {
+      if (b <= k2) w = intersect(out, keep, w, ax, ay, bx, by, k2, axis); // enters from above
+    } else {
+      if (flags) keep[w >> 1] = srcKeep[i >> 1];
+      out[w++] = ax;
+      out[w++] = ay;
+    }
+    if (b < k1 && a >= k1) {
+      w = intersect(out, keep, w, ax, ay, bx, by, k1, axis); // leaves below
+      exited = true;
+    }
+    if (b > k2 && a <= k2) {
+      w = intersect(out, keep, w, ax, ay, bx, by, k2, axis); // leaves above
+      exited = true;
+    }
+    if (!polygon && exited && w > sliceStart) {
+      parts.push(sliceStart, w);
+      sliceStart = w;
+    }
+  }
+
+  const lx = src[to - 2] + d;
+  const ly = src[to - 1];
+  const l = axis === 0 ? lx : ly;
+  if (l >= k1 && l <= k2) {
+    if (flags) keep[w >> 1] = srcKeep[(to - 2) >> 1];
+    out[w++] = lx;
+    out[w++] = ly;
+  }
+  if (polygon && w - sliceStart >= 4 && (out[w - 2] !== out[sliceStart] || out[w - 1] !== out[sliceStart + 1])) {
+    if (flags) keep[w >> 1] = keep[sliceStart >> 1];
+    out[w] = out[sliceStart];
+    out[w + 1] = out[sliceStart + 1];
+    w += 2;
+  }
+  if (w > sliceStart) parts.push(sliceStart, w);
+  return w;
+}
+
+function intersect(out: Float64Array, keep: Uint8Array, w: number, ax: number, ay: number, bx: number, by: number, k: number, axis: 0 | 1): number {
+  if (axis === 0) {
+    out[w] = k;
+    out[w + 1] = ay + ((by - ay) * (k - ax)) / (bx - ax);
+  } else {
+    out[w] = ax + ((bx - ax) * (k - ay)) / (by - ay);
+    out[w + 1] = k;
+  }
+  if (sqTolerance > 0) keep[w >> 1] = 1;
+  return w + 2;
+}
+
+/** Rounds src[start, end) (x shifted by `d`), without the points simplification dropped, into `parts`. */
+function emit(parts: number[][], src: Float64Array, keep: Uint8Array, start: number, end: number, d: number): void {
+  if (end === start) return;
+  const out: number[] = [];
+  if (sqTolerance > 0) {
+    for (let i = start; i < end; i += 2) {
+      if (keep[i >> 1] === 0) continue;
+      out.push(Math.round(src[i] + d), Math.round(src[i + 1]));
+    }
+  } else {
+    for (let i = start; i < end; i += 2) out.push(Math.round(src[i] + d), Math.round(src[i + 1]));
+  }
+  parts.push(out);
+}
+
+/**
+ * Douglas–Peucker over the `n` points at src[start…]: sets keep[start/2 + i] to 1 for the
+ * points to keep (always the first and the last) and 0 for the others. Same pivot choice as
+ * geojson-vt's simplify.js, iterative so that a long, degenerate part cannot overflow the stack.
+ */
+function simplify(src: Float64Array, keep: Uint8Array, start: number, n: number): void {
+  const k0 = start >> 1;
+  for (let i = k0 + 1, e = k0 + n - 1; i < e; i++) keep[i] = 0;
+  keep[k0] = 1;
+  keep[k0 + n - 1] = 1;
+  let sp = 0;
+  stack[sp++] = 0;
+  stack[sp++] = n - 1;
+  while (sp > 0) {
+    const last = stack[--sp];
+    const first = stack[--sp];
+    const fa = start + 2 * first;
+    const la = start + 2 * last;
+    const ax = src[fa];
+    const ay = src[fa + 1];
+    const bx = src[la];
+    const by = src[la + 1];
+    const mid = first + ((last - first) >> 1);
+    let minPosToMid = last - first;
+    let maxSqDist = sqTolerance;
+    let index = -1;
+    for (let i = first + 1; i < last; i++) {
+      const dist = sqSegDist(src[start + 2 * i], src[start + 2 * i + 1], ax, ay, bx, by);
+      if (dist > maxSqDist) {
+        index = i;
+        maxSqDist = dist;
+      } else if (dist === maxSqDist) {
+        // geojson-vt's tie-break: prefer a pivot near the middle (limits depth on degenerate input)
+        const posToMid = Math.abs(i - mid);
+        if (posToMid < minPosToMid) {
+          index = i;
+          minPosToMid = posToMid;
+        }
+      }
+    }
+    if (maxSqDist > sqTolerance) {
+      keep[k0 + index] = 1;
+      if (sp + 4 > stack.length) {
+        const next = new Int32Array(stack.length * 2);
+        next.set(stack);
+        stack = next;
+      }
+      if (index - first > 1) {
+        stack[sp++] = first;
+        stack[sp++] = index;
+      }
+      if (last - index > 1) {
+        stack[sp++] = index;
+        stack[sp++] = last;
+      }
+    }
+  }
+}
+
+/** Squared distance from (px, py) to the segment (x, y)–(bx, by). */
+function sqSegDist(px: number, py: number, x: number, y: number, bx: number, by: number): number {
+  let dx = bx - x;
+  let dy = by - y;
+  if (dx !== 0 || dy !== 0) {
+    const t = ((px - x) * dx + (py - y) * dy) / (dx * dx + dy * dy);
+    if (t > 1) {
+      x = bx;
+      y = by;
+    } else if (t > 0) {
+      x += dx * t;
+      y += dy * t;
+    }
+  }
+  dx = px - x;
+  dy = py - y;
+  return dx * dx + dy * dy;
+}
