@@ -3,7 +3,7 @@ import { cacheKey, etagFor } from '../cache/key.ts';
 import type { EncoderRegistry } from '../encoders/registry.ts';
 import { BadRequestError, NotFoundError, UdfLoadError } from '../errors.ts';
 import { resultResponse } from '../http/response.ts';
-import { coerceParams, parseRequestOptions } from '../params/coerce.ts';
+import { coerceParams, parseRequestOptions, type RequestOptions } from '../params/coerce.ts';
 import { parseDuration } from '../params/duration.ts';
 import { normalizeResult } from '../result/normalize.ts';
 import { UDF_NAME } from '../udf/registry.ts';
@@ -110,12 +110,19 @@ export interface ServeRequest {
   filename?: string;
 }
 
-/**
- * The pipeline after routing: params + format → cache key → (cached | run UDF → normalise →
- * encode → store) → HTTP response. Tile and file routes differ only in how they get bounds.
- */
-export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest): Promise<Response> {
-  const t0 = performance.now();
+/** A request's parsed options, typed parameters and cache key. */
+interface PreparedRequest {
+  opts: RequestOptions;
+  params: Record<string, unknown>;
+  ttl: number;
+  useCache: boolean;
+  rescale: [number, number] | undefined;
+  colormap: string | string[] | undefined;
+  key: string;
+}
+
+/** Parses and validates the query (400 on bad input) and computes the cache key. */
+function prepareRequest(c: Context, deps: ServeDeps, req: ServeRequest): PreparedRequest {
   const { udf } = req;
   const query = queryOf(c);
   const opts = parseRequestOptions(query, req.extension);
@@ -142,13 +149,78 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
     format: `${canon(opts.format)}|${canon(opts.formatVector)}|${canon(opts.formatRaster)}`,
     tileSize: opts.tileSize,
   });
+  return { opts, params, ttl, useCache, rescale, colormap, key };
+}
 
+/**
+ * What the cache lookup of a repeated URL needs (hashing the key is the costliest step of a
+ * cached hit), per deps and UDF version. Only the lookup uses it: a request that goes on to
+ * compute prepares itself afresh. The key is a function of the UDF (name, code hash, params
+ * specs, options: checked on recall, since a reload may replace them) and of the request's
+ * path and query. Requests whose key depends on shared objects that could change (an object
+ * default or a rescale/colormap from the UDF options) are not remembered.
+ */
+interface Remembered {
+  codeHash: string;
+  specs: LoadedUdf['params'];
+  options: LoadedUdf['options'];
+  prepared: Pick<PreparedRequest, 'key' | 'useCache'> & { opts: Pick<RequestOptions, 'reset' | 'maxAge'> };
+}
+const MEMO_ENTRIES = 256;
+const MEMO_MAX_QUERY = 1024;
+const memos = new WeakMap<ServeDeps, WeakMap<LoadedUdf, Map<string, Remembered>>>();
+
+function requestMemoKey(c: Context, req: ServeRequest): string | undefined {
+  const url = c.req.url;
+  const q = url.indexOf('?');
+  const query = q < 0 ? '' : url.slice(q);
+  if (query.length > MEMO_MAX_QUERY) return undefined;
+  const tile = req.tile ? `${req.tile.z}/${req.tile.x}/${req.tile.y}` : '';
+  return `${req.mode}|${tile}|${req.bounds ?? ''}|${req.extension ?? ''}|${query}`;
+}
+
+function recall(deps: ServeDeps, udf: LoadedUdf, memoKey: string): PreparedRequest | undefined {
+  const r = memos.get(deps)?.get(udf)?.get(memoKey);
+  if (!r || r.codeHash !== udf.codeHash || r.specs !== udf.params || r.options !== udf.options) return undefined;
+  return r.prepared as PreparedRequest;
+}
+
+function remember(deps: ServeDeps, udf: LoadedUdf, memoKey: string, p: PreparedRequest): void {
+  for (const v of Object.values(p.params)) if (typeof v === 'object' && v !== null) return;
+  if (p.opts.rescale === undefined && udf.options.rescale !== undefined) return;
+  if (p.opts.colormap === undefined && typeof udf.options.colormap === 'object') return;
+  let byUdf = memos.get(deps);
+  if (!byUdf) memos.set(deps, (byUdf = new WeakMap()));
+  let memo = byUdf.get(udf);
+  if (!memo) byUdf.set(udf, (memo = new Map()));
+  if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+  memo.set(memoKey, {
+    codeHash: udf.codeHash,
+    specs: udf.params,
+    options: udf.options,
+    prepared: { key: p.key, useCache: p.useCache, opts: { reset: p.opts.reset, maxAge: p.opts.maxAge } },
+  });
+}
+
+/**
+ * The pipeline after routing: params + format → cache key → (cached | run UDF → normalise →
+ * encode → store) → HTTP response. Tile and file routes differ only in how they get bounds.
+ */
+export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest): Promise<Response> {
+  const t0 = performance.now();
   const timings: Record<string, number> = {};
-  let reset = opts.reset;
-  if (useCache && !reset) {
-    // Fast path for a stored result: no flight, no client signal (creating one costs more than
-    // the lookup). It answers only when no request for this key is computing here, i.e. when
-    // getOrCompute would have answered from storage too; otherwise join as before.
+  // Fast path for a stored result: no flight, no client signal (creating one costs more than
+  // the lookup), and for a URL seen before, no parsing or key hashing either. It answers only
+  // when no request for this key is computing here, i.e. when getOrCompute would have
+  // answered from storage too; anything else (miss, cache_max_age too old, a flight in
+  // progress) takes the full path below, which prepares the request afresh.
+  const memoKey = requestMemoKey(c, req);
+  const seen = memoKey !== undefined ? recall(deps, req.udf, memoKey) : undefined;
+  let prepared = seen ?? prepareRequest(c, deps, req);
+  if (!seen && memoKey !== undefined) remember(deps, req.udf, memoKey, prepared);
+  let reset = prepared.opts.reset;
+  if (prepared.useCache && !reset) {
+    const { key, opts } = prepared;
     const cached = await deps.cache.get(key);
     // cache_max_age is the oldest result this request accepts (Fused semantics).
     if (cached && opts.maxAge !== undefined && Date.now() - cached.createdAt > opts.maxAge * 1000) reset = true;
@@ -159,6 +231,10 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       return resultResponse(c, { entry: cached, cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename });
     }
   }
+  if (seen) prepared = prepareRequest(c, deps, req);
+  const { udf } = req;
+  const { opts, params, ttl, useCache, rescale, colormap, key } = prepared;
+
   const flight = useCache ? joinFlight(key, c.req.raw.signal) : { signal: c.req.raw.signal, leave() {} };
   const compute = async (): Promise<{ entry: CacheEntry; store: boolean }> => {
     const tu = performance.now();
