@@ -1,5 +1,6 @@
 /**
- * A Mapbox Vector Tile (v2) writer for one layer, fed straight from geojson-vt's tile features.
+ * A Mapbox Vector Tile (v2) writer for one layer, fed by `cutTile()` (mvt-tile.ts), which emits
+ * the same feature shapes as geojson-vt's tiles (so geojson-vt output can be written too).
  *
  * It replaces vt-pbf, which wraps every feature in vector-tile-js objects, builds a `Point` per
  * vertex and goes through a generic protobuf writer. Here the protobuf is written by hand into one
@@ -18,15 +19,15 @@
  *   Other values (null, undefined, objects, bigints) are skipped: adapt them before calling.
  *   Keys and values are deduplicated into the layer's dictionaries.
  * - Feature ids are written (uint64) only when they are non-negative safe integers.
- * - Geometry is written in the order geojson-vt gives it. geojson-vt already canonicalises polygon
- *   winding (outer rings positive area in tile coordinates with y down, i.e. clockwise on screen;
- *   holes the opposite), as the MVT spec wants, so rings are not rewound here.
+ * - Geometry is written in the order given. `cutTile()` (like geojson-vt) already canonicalises
+ *   polygon winding (outer rings positive area in tile coordinates with y down, i.e. clockwise on
+ *   screen; holes the opposite), as the MVT spec wants, so rings are not rewound here.
  * - Unlike vt-pbf, zero-length LineTo segments (consecutive repeated vertices, common once dense
  *   geometry is rounded to the tile grid) are dropped, as the spec requires; a line part left
  *   with fewer than two vertices, or a ring with fewer than three, is left out, and a feature
  *   left without geometry is left out entirely. Points are written as given (MultiPoint may
  *   repeat a position).
- * - Coordinates must be integers (geojson-vt rounds them); any int32 range works, including
+ * - Coordinates must be integers (the cutter rounds them); any int32 range works, including
  *   deltas beyond ±2^30 that vt-pbf's 32-bit zigzag gets wrong.
  */
 
