@@ -28,13 +28,21 @@ export function hasCommonHeaders(res: Response): boolean {
   return withCommon.has(res);
 }
 
-/** Builds a Response whose headers are `own` plus the request's common headers, if any. */
-function respond(c: Context | undefined, body: BodyInit | null, status: number, own: Record<string, string>): Response {
+/** Builds a Response whose headers are `headers` (a fresh object: extended in place) plus the request's common headers, if any. */
+function respond(c: Context | undefined, body: BodyInit | null, status: number, headers: Record<string, string>): Response {
   const common = c?.get(COMMON_HEADERS) as CommonHeaders | undefined;
-  if (!common) return new Response(body, { status, headers: own });
-  const res = new Response(body, { status, headers: { ...own, ...common } });
+  if (!common) return new Response(body, { status, headers });
+  for (const k in common) headers[k] = common[k]!;
+  const res = new Response(body, { status, headers });
   withCommon.add(res);
   return res;
+}
+
+/** `Server-Timing` value: `udf;dur=1.23, encode;dur=…`. */
+function serverTiming(timings: Record<string, number>): string {
+  let out = '';
+  for (const k in timings) out += `${out ? ', ' : ''}${k};dur=${timings[k]!.toFixed(2)}`;
+  return out;
 }
 
 /** Header values must be Latin-1 without line breaks: keep the short error header safe. */
@@ -90,9 +98,7 @@ export function resultResponse(c: Context, o: ResultResponseOptions): Response {
     'Cache-Control': o.cacheable && maxAge > 0 ? `public, max-age=${maxAge}` : 'no-store',
     ETag: entry.etag,
     'X-Cache': o.cacheStatus,
-    'Server-Timing': Object.entries(o.timings)
-      .map(([k, v]) => `${k};dur=${v.toFixed(2)}`)
-      .join(', '),
+    'Server-Timing': serverTiming(o.timings),
   };
   if (etagMatches(c.req.header('If-None-Match'), entry.etag)) {
     return respond(c, null, 304, headers);
