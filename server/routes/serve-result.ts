@@ -287,21 +287,21 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
   let entry: CacheEntry;
   let status: 'HIT' | 'MISS' | 'BYPASS';
   try {
-  if (!useCache) {
-    entry = (await compute()).entry;
-    status = 'BYPASS';
-  } else {
-    const got = await deps.cache.getOrCompute(key, compute, { reset });
-    entry = got.entry;
-    status = got.hit ? 'HIT' : 'MISS';
-    if (got.hit) {
-      timings.udf = 0;
-      timings.encode = 0;
+    if (!useCache) {
+      entry = (await compute()).entry;
+      status = 'BYPASS';
     } else {
-      timings.udf ??= entry.timings?.udf ?? 0;
-      timings.encode ??= entry.timings?.encode ?? 0;
+      const got = await deps.cache.getOrCompute(key, compute, { reset });
+      entry = got.entry;
+      status = got.hit ? 'HIT' : 'MISS';
+      if (got.hit) {
+        timings.udf = 0;
+        timings.encode = 0;
+      } else {
+        timings.udf ??= entry.timings?.udf ?? 0;
+        timings.encode ??= entry.timings?.encode ?? 0;
+      }
     }
-  }
   } finally {
     flight.leave();
   }
