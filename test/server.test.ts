@@ -86,6 +86,7 @@ describe('vector tiles', () => {
       const names = (await countries.json()).features.map((f: any) => f.properties.name);
       expect(names).toEqual(expect.arrayContaining(['France', 'Germany', 'Switzerland']));
       expect(names).not.toContain('Australia');
+      expect(names).not.toContain('Russia');
 
       const mandel = await fetch(`${ex.url}/udf/mandelbrot/tiles/1/0/0.png`);
       expect(mandel.headers.get('content-type')).toBe('image/png');

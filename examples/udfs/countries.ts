@@ -53,7 +53,11 @@ function fixGeometry(g: Geometry): Geometry {
 }
 const indexed = countries.map((f) => {
   const geometry = fixGeometry(f.geometry);
-  return { f: { ...f, geometry }, bbox: bboxOf(geometry) };
+  // One box per polygon: a country's overall box (Russia's spans the globe once its rings
+  // are unwrapped) would put it in every tile.
+  const parts: Geometry[] =
+    geometry.type === 'MultiPolygon' ? geometry.coordinates.map((coordinates) => ({ type: 'Polygon', coordinates })) : [geometry];
+  return { f: { ...f, geometry }, boxes: parts.map(bboxOf) };
 });
 
 function overlaps(a: number[], b: number[]): boolean {
@@ -72,8 +76,9 @@ export default defineUdf({
   run: ({ bounds, params }) => {
     const needle = String(params.name ?? '').toLowerCase();
     const out: Feature[] = [];
-    for (const { f, bbox } of indexed) {
-      if (bounds && !overlaps(bbox, bounds) && !overlaps(bbox, [bounds[0] + 360, bounds[1], bounds[2] + 360, bounds[3]]) && !overlaps(bbox, [bounds[0] - 360, bounds[1], bounds[2] - 360, bounds[3]])) continue;
+    const windows = bounds && [bounds, [bounds[0] + 360, bounds[1], bounds[2] + 360, bounds[3]], [bounds[0] - 360, bounds[1], bounds[2] - 360, bounds[3]]];
+    for (const { f, boxes } of indexed) {
+      if (windows && !boxes.some((box) => windows.some((w) => overlaps(box, w)))) continue;
       if (needle && !f.properties.name.toLowerCase().includes(needle)) continue;
       out.push({ type: 'Feature', id: Number(f.id), geometry: f.geometry, properties: { name: f.properties.name, iso_n3: String(f.id) } });
     }
