@@ -97,7 +97,7 @@ function grown(a: Float64Array, need: number): Float64Array {
 }
 
 /**
- * Cuts the tile `tile` (which must be 0 ≤ z ≤ 24) from `features` (lon/lat GeoJSON, any
+ * Cuts the tile `tile` (any zoom up to 30: coordinates stay exact in doubles) from `features` (lon/lat GeoJSON, any
  * geometry type, null geometries skipped). Returns the features that have something inside the
  * buffered tile, in input order except for antimeridian copies (see above), each with the input's
  * `id` (when it has one) and `properties` as `tags`.

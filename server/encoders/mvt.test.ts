@@ -209,3 +209,26 @@ describe('mvt encoder', () => {
     expect(() => mvtEncoder.encode(vector(features), ctx({ tile: null }))).toThrow(/mvt format needs a tile/);
   });
 });
+
+describe('deep zooms', () => {
+  it.each([25, 28, 30])('encodes zoom %i tiles (beyond geojson-vt’s 24) at the right place', async (z) => {
+    const deep: TileCoord = { z, x: Math.floor(0.53 * 2 ** z), y: Math.floor(0.31 * 2 ** z) };
+    const point = at(0.25, 0.75, deep);
+    const square = [at(0.1, 0.1, deep), at(0.4, 0.1, deep), at(0.4, 0.4, deep), at(0.1, 0.4, deep), at(0.1, 0.1, deep)];
+    const { vt } = await decode(
+      vector([
+        { type: 'Feature', geometry: { type: 'Point', coordinates: point }, properties: { k: 'p' } },
+        { type: 'Feature', geometry: { type: 'Polygon', coordinates: [square] }, properties: { k: 's' } },
+      ]),
+      ctx({ tile: deep }),
+    );
+    const layer = vt.layers.test;
+    expect(layer.length).toBe(2);
+    expect(layer.feature(0).loadGeometry()[0][0]).toMatchObject({ x: 1024, y: 3072 });
+    const ringPts = layer.feature(1).loadGeometry()[0].map((p) => [p.x, p.y]);
+    expect(ringPts).toEqual(expect.arrayContaining([[410, 410], [1638, 410], [1638, 1638], [410, 1638]]));
+    const back = layer.feature(0).toGeoJSON(deep.x, deep.y, deep.z).geometry as { coordinates: number[] };
+    const deepUnit = 360 / (2 ** z * 4096);
+    expect(Math.abs(back.coordinates[0] - point[0])).toBeLessThanOrEqual(deepUnit);
+  });
+});

@@ -33,7 +33,6 @@ export const mvtEncoder: Encoder = {
     if (result.kind === 'empty') return new Uint8Array(0);
     if (result.kind !== 'vector') throw new Error(`mvt encoder cannot encode a ${result.kind} result`);
     if (result.features.length === 0) return new Uint8Array(0);
-    if (tile.z > 24) throw new BadRequestError(`Vector tiles go down to zoom 24; got zoom ${tile.z}.`, 'invalid_tile');
 
     // The cut features are fresh objects whose `tags` is the caller's properties object: swapping
     // in adapted tags is safe, and the properties themselves are never mutated.
