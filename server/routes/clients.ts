@@ -62,6 +62,8 @@ const VENDOR: Record<string, [string, string]> = {
   'maplibre-gl/maplibre-gl-worker.mjs': ['maplibre-gl', 'dist/maplibre-gl-worker.mjs'],
   'maplibre-gl/maplibre-gl-shared.mjs': ['maplibre-gl', 'dist/maplibre-gl-shared.mjs'],
   'maplibre-gl/maplibre-gl.css': ['maplibre-gl', 'dist/maplibre-gl.css'],
+  // deck.gl's UMD bundle leaves h3-js out and reads a global `h3` (H3HexagonLayer).
+  'h3-js/h3-js.umd.js': ['h3-js', 'dist/h3-js.umd.js'],
   'leaflet/leaflet.js': ['leaflet', 'dist/leaflet.js'],
   'leaflet/leaflet.css': ['leaflet', 'dist/leaflet.css'],
   'leaflet/images/layers.png': ['leaflet', 'dist/images/layers.png'],
