@@ -3,22 +3,17 @@
  * with valid H3 cells inside the bounds, and examples/web/h3.html draws its per-tile JSON
  * through `h3Layer` in headless Chromium (asserted on screenshot pixels in the layer's colours).
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as h3 from 'h3-js';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
+import { count, decode, haveChromium, launchChromium, stableShot, warnIfNoChromium } from './helpers/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLES = resolve(import.meta.dirname, '../examples/udfs');
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(`\n!!! SKIPPING H3 browser test: ${CHROMIUM} is missing. Run \`node scripts/setup-system.mjs\` as root (apt-get install chromium).\n`);
-}
+warnIfNoChromium('H3 browser test');
 
 let server: RunningServer;
 let browser: Browser | undefined;
@@ -28,11 +23,7 @@ beforeAll(async () => {
   cacheDir = await mkdtemp(join(tmpdir(), 'tilesmith-browser-h3-'));
   server = await startServer({ dir: EXAMPLES, port: 0, host: '127.0.0.1', cacheDir, log: () => {} });
   if (!haveChromium) return;
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -78,32 +69,7 @@ describe('hexes UDF', () => {
   });
 });
 
-interface Pixels {
-  width: number;
-  height: number;
-  data: Buffer;
-}
-async function decode(png: Buffer): Promise<Pixels> {
-  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data };
-}
-function count(p: Pixels, test: (r: number, g: number, b: number) => boolean): number {
-  let n = 0;
-  for (let i = 0; i < p.data.length; i += 3) if (test(p.data[i], p.data[i + 1], p.data[i + 2])) n++;
-  return n;
-}
 
-/** Screenshots until two in a row are identical: tiles have arrived and been drawn. */
-async function stableShot(page: Page, timeoutMs = 30_000): Promise<Buffer> {
-  const start = Date.now();
-  let prev = await page.screenshot();
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 700));
-    const next = await page.screenshot();
-    if (next.equals(prev) || Date.now() - start > timeoutMs) return next;
-    prev = next;
-  }
-}
 
 async function waitFor(cond: () => boolean, what: () => string, timeoutMs = 60_000): Promise<void> {
   const start = Date.now();

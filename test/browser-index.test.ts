@@ -4,21 +4,16 @@
  * map element), only vector/raster rows get a "show on map" control, and switching rows swaps
  * the layer: the new UDF's tiles are requested, the old layer is gone, the picture changes.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator } from 'playwright-core';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
+import { count, decode, diffFraction, haveChromium, launchChromium, stableShot, waitForTile, warnIfNoChromium, type Pixels } from './helpers/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLES = resolve(import.meta.dirname, '../examples/udfs');
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(`\n!!! SKIPPING index-map browser test: ${CHROMIUM} is missing. Run \`node scripts/setup-system.mjs\` as root (apt-get install chromium).\n`);
-}
+warnIfNoChromium('index-map browser test');
 
 let server: RunningServer;
 let browser: Browser;
@@ -28,11 +23,7 @@ beforeAll(async () => {
   if (!haveChromium) return;
   cacheDir = await mkdtemp(join(tmpdir(), 'tilesmith-browser-index-'));
   server = await startServer({ dir: EXAMPLES, port: 0, host: '127.0.0.1', cacheDir, log: () => {} });
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -41,47 +32,9 @@ afterAll(async () => {
   if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
 });
 
-async function waitForTile(tiles: { url: string; status: number }[], pattern: RegExp, timeoutMs = 60_000): Promise<void> {
-  const start = Date.now();
-  while (!tiles.some((t) => pattern.test(t.url) && t.status === 200)) {
-    if (Date.now() - start > timeoutMs) throw new Error(`no tile response matching ${pattern}; got:\n${tiles.map((t) => `${t.status} ${t.url}`).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
-/** Screenshots of the element until two in a row are identical: tiles have arrived and been drawn. */
-async function stableShot(el: Locator, timeoutMs = 30_000): Promise<Buffer> {
-  const start = Date.now();
-  let prev = await el.screenshot();
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 700));
-    const next = await el.screenshot();
-    if (next.equals(prev) || Date.now() - start > timeoutMs) return next;
-    prev = next;
-  }
-}
 
-interface Pixels {
-  width: number;
-  height: number;
-  data: Buffer;
-}
-async function decode(png: Buffer): Promise<Pixels> {
-  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data };
-}
-function fraction(p: Pixels, test: (r: number, g: number, b: number) => boolean): number {
-  let n = 0;
-  for (let i = 0; i < p.data.length; i += 3) if (test(p.data[i], p.data[i + 1], p.data[i + 2])) n++;
-  return n / (p.width * p.height);
-}
-function diffFraction(a: Pixels, b: Pixels): number {
-  let n = 0;
-  for (let i = 0; i < a.data.length; i += 3) {
-    if (Math.abs(a.data[i] - b.data[i]) > 40 || Math.abs(a.data[i + 1] - b.data[i + 1]) > 40 || Math.abs(a.data[i + 2] - b.data[i + 2]) > 40) n++;
-  }
-  return n / (a.data.length / 3);
-}
+const fraction = (p: Pixels, test: (r: number, g: number, b: number) => boolean) => count(p, test) / (p.width * p.height);
 
 // Background #f4f1ea; countries are the adapter's default blue (#0a7cff at 0.4 over it);
 // mandelbrot is drawn through magma (dark purple outside the set).

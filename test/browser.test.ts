@@ -4,21 +4,16 @@
  * drawn (asserted on screenshot pixels), and changing a parameter changes both the tile URLs
  * requested and the picture.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
+import { count, decode, diffFraction, haveChromium, launchChromium, stableShot, waitForTile, warnIfNoChromium } from './helpers/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLES = resolve(import.meta.dirname, '../examples/udfs');
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(`\n!!! SKIPPING browser tests: ${CHROMIUM} is missing. Run \`node scripts/setup-system.mjs\` as root (apt-get install chromium).\n`);
-}
+warnIfNoChromium('browser tests');
 
 let server: RunningServer;
 let browser: Browser;
@@ -28,11 +23,7 @@ beforeAll(async () => {
   if (!haveChromium) return;
   cacheDir = await mkdtemp(join(tmpdir(), 'tilesmith-browser-'));
   server = await startServer({ dir: EXAMPLES, port: 0, host: '127.0.0.1', cacheDir, log: () => {} });
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -57,57 +48,10 @@ async function openPage(path: string): Promise<{ page: Page; tiles: { url: strin
   return { page, tiles, errors };
 }
 
-/** Waits until a tile response matching `pattern` (from the server) has arrived. */
-async function waitForTile(tiles: { url: string; status: number }[], pattern: RegExp, timeoutMs = 60_000): Promise<void> {
-  const start = Date.now();
-  while (!tiles.some((t) => pattern.test(t.url) && t.status === 200)) {
-    if (Date.now() - start > timeoutMs) throw new Error(`no tile response matching ${pattern}; got:\n${tiles.map((t) => `${t.status} ${t.url}`).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
-/** Screenshots until two in a row are identical: tiles have arrived and been drawn. */
-async function stableShot(page: Page, timeoutMs = 30_000): Promise<Buffer> {
-  const start = Date.now();
-  let prev = await page.screenshot();
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 700));
-    const next = await page.screenshot();
-    if (next.equals(prev) || Date.now() - start > timeoutMs) return next;
-    prev = next;
-  }
-}
 
-interface Pixels {
-  width: number;
-  height: number;
-  data: Buffer;
-}
-async function decode(png: Buffer): Promise<Pixels> {
-  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data };
-}
 
-/** Counts pixels matching a colour test, optionally only right of `minX` (outside a side panel). */
-function count(p: Pixels, test: (r: number, g: number, b: number) => boolean, minX = 0): number {
-  let n = 0;
-  for (let y = 0; y < p.height; y++) {
-    for (let x = minX; x < p.width; x++) {
-      const i = (y * p.width + x) * 3;
-      if (test(p.data[i], p.data[i + 1], p.data[i + 2])) n++;
-    }
-  }
-  return n;
-}
 
-/** Fraction of pixels that differ (any channel by > 40) between two screenshots. */
-function diffFraction(a: Pixels, b: Pixels): number {
-  let n = 0;
-  for (let i = 0; i < a.data.length; i += 3) {
-    if (Math.abs(a.data[i] - b.data[i]) > 40 || Math.abs(a.data[i + 1] - b.data[i + 1]) > 40 || Math.abs(a.data[i + 2] - b.data[i + 2]) > 40) n++;
-  }
-  return n / (a.data.length / 3);
-}
 
 // The example pages draw points in #e6193c, countries in #5b8c3a (translucent) and the
 // Mandelbrot set through magma: strongly red, greenish and dark-purple/cream pixels.
