@@ -53,7 +53,7 @@ function referenceApp(corsOrigin: string | string[]): Hono {
       origin: corsOrigin,
       allowMethods: ['GET', 'HEAD', 'OPTIONS'],
       allowHeaders: ['Authorization', 'Content-Type', 'If-None-Match', 'Range'],
-      exposeHeaders: ['ETag', 'X-Cache', 'Server-Timing', 'X-Tilesmith-Error', 'Content-Disposition', 'Content-Length'],
+      exposeHeaders: ['ETag', 'X-Cache', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length'],
       maxAge: 86400,
     }),
   );
@@ -110,9 +110,10 @@ function currentApp(corsOrigin: string | string[]): Hono {
 async function snapshot(res: Response) {
   // max-age counts down with the clock: compare its presence, not its value.
   const headers = [...res.headers]
-    .filter(([k]) => k !== 'server-timing' && k !== 'date')
+    .filter(([k]) => k !== 'server-timing' && k !== 'date' && k !== 'x-request-id')
     .map(([k, v]) => [k, k === 'cache-control' ? v.replace(/max-age=\d+/, 'max-age=N') : v]);
-  return { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()).toString('base64') };
+  const text = Buffer.from(await res.arrayBuffer()).toString('base64');
+  return { status: res.status, headers, body: res.headers.get('content-type')?.includes('json') ? JSON.stringify({ ...JSON.parse(Buffer.from(text, 'base64').toString()), requestId: undefined }) : text };
 }
 
 const REQUESTS: Array<[string, RequestInit?]> = [

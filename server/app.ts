@@ -28,6 +28,12 @@ export interface AppOptions {
    */
   extraRoutes?: Array<(deps: AppHelpers) => Hono>;
   log?: (msg: string) => void;
+  /**
+   * Development mode: error bodies carry the UDF's log lines and traceback. Off in
+   * production, where they go only to the log (under the request id the client sees).
+   * @default false
+   */
+  dev?: boolean;
 }
 
 /** Helpers that route groups share. */
@@ -35,6 +41,8 @@ export interface AppHelpers {
   registry: AppOptions['registry'];
   baseUrl(req: Request): string;
   resolveKind(udf: LoadedUdf): Promise<ResultKind>;
+  log: (msg: string) => void;
+  dev: boolean;
 }
 
 /**
@@ -48,6 +56,7 @@ export function createApp(options: AppOptions): Hono {
   const log = options.log ?? ((m: string) => console.error(m));
   const insights = new Map<string, UdfInsight>();
   const maxUrl = options.maxUrlLength ?? 8192;
+  const errorOpts = { dev: options.dev ?? false };
 
   const baseUrl = (req: Request): string => {
     if (options.publicUrl) return options.publicUrl.replace(/\/+$/, '');
@@ -103,7 +112,7 @@ export function createApp(options: AppOptions): Hono {
     const pathAndQuery = pathAndQueryLength(c.req.url);
     if (pathAndQuery > maxUrl) {
       const err = new BadRequestError(`The URL is ${pathAndQuery} bytes long; at most ${maxUrl} bytes are accepted. Send fewer or shorter parameters.`, 'uri_too_long');
-      return errorResponse(err, log, c);
+      return errorResponse(err, log, c, errorOpts);
     }
     await next();
     // Responses from resultResponse / errorResponse carry the common headers already; others
@@ -112,7 +121,7 @@ export function createApp(options: AppOptions): Hono {
     if (!hasCommonHeaders(c.res)) addHeaders(c, common);
   });
 
-  const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind };
+  const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind, log, dev: errorOpts.dev };
   for (const make of options.extraRoutes ?? []) app.route('/', make(helpers));
   app.route(
     '/',
@@ -126,17 +135,18 @@ export function createApp(options: AppOptions): Hono {
       maxZoom: options.maxZoom ?? 30,
       baseUrl,
       resolveKind,
+      dev: errorOpts.dev,
     }),
   );
 
   app.notFound((c) =>
-    errorResponse(new NotFoundError('No such endpoint. Try GET /udfs, /udf/{name}/tiles/{z}/{x}/{y}, /udf/{name}/file or /udf/{name}/tilejson.json.'), undefined, c),
+    errorResponse(new NotFoundError('No such endpoint. Try GET /udfs, /udf/{name}/tiles/{z}/{x}/{y}, /udf/{name}/file or /udf/{name}/tilejson.json.'), undefined, c, errorOpts),
   );
-  app.onError((err, c) => errorResponse(err, log, c));
+  app.onError((err, c) => errorResponse(err, log, c, errorOpts));
   return app;
 }
 
-const CORS_EXPOSE_HEADERS = ['ETag', 'X-Cache', 'Server-Timing', 'X-Tilesmith-Error', 'Content-Disposition', 'Content-Length'].join(',');
+const CORS_EXPOSE_HEADERS = ['ETag', 'X-Cache', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length'].join(',');
 const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'OPTIONS'].join(',');
 const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'If-None-Match', 'Range'].join(',');
 const CORS_MAX_AGE = '86400';

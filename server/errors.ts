@@ -11,6 +11,9 @@ export type ErrorCode =
   | 'unknown_udf'
   | 'not_acceptable'
   | 'uri_too_long'
+  | 'udf_rejected'
+  | 'overloaded'
+  | 'result_too_large'
   | 'udf_error'
   | 'udf_load_error'
   | 'udf_timeout'
@@ -27,6 +30,9 @@ export const STATUS: Record<ErrorCode, number> = {
   unknown_udf: 404,
   not_acceptable: 406,
   uri_too_long: 414,
+  udf_rejected: 400,
+  overloaded: 503,
+  result_too_large: 500,
   udf_error: 500,
   udf_load_error: 500,
   worker_crashed: 500,
@@ -47,6 +53,10 @@ export class TilesmithError extends Error {
   }
   get status(): number {
     return STATUS[this.code];
+  }
+  /** Response headers this error adds (e.g. `Retry-After`). */
+  get headers(): Record<string, string> | undefined {
+    return undefined;
   }
 }
 
@@ -103,6 +113,40 @@ export class UdfTimeoutError extends TilesmithError {
   constructor(message: string, details?: Record<string, unknown>) {
     super('udf_timeout', message, details);
     this.name = 'UdfTimeoutError';
+  }
+}
+
+/**
+ * A 4xx answer chosen by a UDF: `throw new HttpError(404, 'No parcel with that id.')`.
+ * `BadRequestError` is the 400 case. The message is the UDF's sentence for its user; the
+ * response is never cached.
+ * @example throw new HttpError(422, 'min_area must be smaller than max_area.');
+ */
+export class HttpError extends TilesmithError {
+  readonly httpStatus: number;
+  constructor(status: number, message: string) {
+    super('udf_rejected', message);
+    if (!Number.isInteger(status) || status < 400 || status > 499) {
+      throw new RangeError(`HttpError takes a 4xx status, got ${status}`);
+    }
+    this.name = 'HttpError';
+    this.httpStatus = status;
+  }
+  override get status(): number {
+    return this.httpStatus;
+  }
+}
+
+/** 503 with `Retry-After`: too many computations are running or waiting. */
+export class OverloadedError extends TilesmithError {
+  readonly retryAfter: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super('overloaded', message);
+    this.name = 'OverloadedError';
+    this.retryAfter = retryAfterSeconds;
+  }
+  override get headers(): Record<string, string> {
+    return { 'Retry-After': String(this.retryAfter) };
   }
 }
 

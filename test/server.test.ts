@@ -317,8 +317,23 @@ describe('errors', () => {
     const body = await res.json();
     expect(body.error).toBe('udf_error');
     expect(body.message).toContain('the source data is not reachable');
-    expect(body.logs).toEqual(['loading the source data', 'step 2 reached']);
+    // Outside dev mode the lines and the traceback go to the log, under the request id.
+    expect(body.logs).toBeUndefined();
+    expect(body.traceback).toBeUndefined();
+    expect(body.requestId).toBe(res.headers.get('x-request-id'));
+    expect(JSON.stringify(body)).not.toMatch(/\/(?:tmp|work|root|home)\//);
     expect(res.headers.get('x-tilesmith-error')).toContain('udf_error');
+  });
+
+  it('with dev: true, the body of a failing UDF carries the lines it logged', async () => {
+    const dev = await startServer({ dir: FIXTURES, port: 0, host: '127.0.0.1', cacheDir: join(cacheDir, 'dev'), dev: true, log: () => {} });
+    try {
+      const res = await fetch(`${dev.url}/udf/fails/file`);
+      expect(res.status).toBe(500);
+      expect((await res.json()).logs).toEqual(['loading the source data', 'step 2 reached']);
+    } finally {
+      await dev.close();
+    }
   });
 
   it('a UDF over its timeout answers 504 and its signal aborts', async () => {

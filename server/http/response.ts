@@ -51,20 +51,78 @@ function headerSafe(text: string, max = 200): string {
   return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
 }
 
+/** Detail fields that are safe for any client (they describe the request, not the server). */
+const PUBLIC_DETAILS = new Set(['accepted', 'parameter', 'limit', 'size', 'retryAfter']);
+/** Detail fields shown only with `dev`: what the UDF printed and where it failed. */
+const DEV_DETAILS = new Set(['logs', 'traceback', 'detail', 'stderr']);
+
+const REQUEST_ID = 'tilesmith.requestId';
+const BOOT = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0');
+let requestCounter = 0;
+const INCOMING_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
 /**
- * The one place errors become HTTP: JSON body `{ error, message, ...details }`, a short
- * `X-Tilesmith-Error` header (visible in devtools' network tab), never cached.
+ * The request id of this request: a proxy's `X-Request-Id` when it looks like one, else a
+ * short id unique to this process (`<boot>-<counter>`). Cheap enough for every cached hit.
  */
-export function errorResponse(err: unknown, log?: (msg: string) => void, c?: Context): Response {
+export function requestId(c: Context): string {
+  let id = c.get(REQUEST_ID) as string | undefined;
+  if (id) return id;
+  const incoming = c.req.raw.headers.get('x-request-id');
+  id = incoming && INCOMING_ID.test(incoming) ? incoming : `${BOOT}-${(++requestCounter).toString(36)}`;
+  c.set(REQUEST_ID, id);
+  return id;
+}
+
+/**
+ * Removes what a message must not tell a client: absolute file paths (replaced by their last
+ * segment), `file://` URLs and source excerpts that error messages of compilers quote.
+ */
+export function scrubMessage(text: string): string {
+  return text
+    .replace(/file:\/\/\/?[^\s'"`)]+/g, (m) => `…/${m.split('/').pop()}`)
+    .replace(/(^|[\s'"`(=:])((?:\/[^\s/'"`():]+){2,}\/?)/g, (_m, pre: string, path: string) => `${pre}…/${path.replace(/\/$/, '').split('/').pop()}`)
+    .replace(/\n\s*\d+\s*\|.*$/gms, '');
+}
+
+export interface ErrorResponseOptions {
+  /** Include the UDF's log lines and traceback in the body (`--dev`). @default false */
+  dev?: boolean;
+}
+
+/**
+ * The one place errors become HTTP: JSON body `{ error, message, requestId }` (plus `logs` and
+ * `traceback` with `dev`), a short `X-Tilesmith-Error` header (visible in devtools' network
+ * tab), `X-Request-Id`, never cached. Everything else (traceback, stderr, paths) goes to the
+ * log under the request id, never to the client.
+ */
+export function errorResponse(err: unknown, log?: (msg: string) => void, c?: Context, opts: ErrorResponseOptions = {}): Response {
   const e: TilesmithError = toTilesmithError(err);
-  if (e.status >= 500 && log) log(`tilesmith: ${e.status} ${e.code}: ${e.message}`);
-  if (e.code === 'internal_error' && log && err instanceof Error && err.stack) log(err.stack);
-  const body = JSON.stringify({ error: e.code, message: e.message, ...(e.details ?? {}) });
-  return respond(c, body, e.status, {
+  const id = c ? requestId(c) : undefined;
+  const tag = id ? ` [req ${id}]` : '';
+  if (e.status >= 500 && log) {
+    log(`tilesmith: ${e.status} ${e.code}${tag}: ${e.message}`);
+    const d = e.details ?? {};
+    if (Array.isArray(d.logs) && d.logs.length) log(`tilesmith:${tag} UDF output:\n${(d.logs as string[]).join('\n')}`);
+    for (const k of ['traceback', 'detail', 'stderr'] as const) {
+      if (typeof d[k] === 'string' && d[k]) log(`tilesmith:${tag} ${k}:\n${d[k]}`);
+    }
+    if (e.code === 'internal_error' && err instanceof Error && err.stack) log(err.stack);
+  }
+  const message = opts.dev ? e.message : scrubMessage(e.message);
+  const out: Record<string, unknown> = { error: e.code, message };
+  for (const [k, v] of Object.entries(e.details ?? {})) {
+    if (PUBLIC_DETAILS.has(k) || (opts.dev && DEV_DETAILS.has(k))) out[k] = v;
+  }
+  if (id) out.requestId = id;
+  const headers: Record<string, string> = {
     'Content-Type': 'application/json; charset=utf-8',
     'Cache-Control': 'no-store',
-    'X-Tilesmith-Error': headerSafe(`${e.code}: ${e.message}`),
-  });
+    'X-Tilesmith-Error': headerSafe(`${e.code}: ${message}`),
+    ...(e.headers ?? {}),
+  };
+  if (id) headers['X-Request-Id'] = id;
+  return respond(c, JSON.stringify(out), e.status, headers);
 }
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
@@ -99,6 +157,7 @@ export function resultResponse(c: Context, o: ResultResponseOptions): Response {
     ETag: entry.etag,
     'X-Cache': o.cacheStatus,
     'Server-Timing': serverTiming(o.timings),
+    'X-Request-Id': requestId(c),
   };
   if (etagMatches(c.req.header('If-None-Match'), entry.etag)) {
     return respond(c, null, 304, headers);

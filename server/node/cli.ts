@@ -23,6 +23,7 @@ Options:
   --cors-origin O       Access-Control-Allow-Origin (default *; repeat for several)
   --max-zoom N          highest tile zoom accepted (default 30)
   --public-url URL      base URL written into TileJSON and pages (default: from the request)
+  --dev                 error bodies carry the UDF's log lines and traceback (never in production)
   -h, --help            show this help
 `;
 
@@ -61,6 +62,7 @@ export async function main(argv: string[]): Promise<void> {
         'cors-origin': { type: 'string', multiple: true },
         'max-zoom': { type: 'string' },
         'public-url': { type: 'string' },
+        dev: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -98,6 +100,7 @@ export async function main(argv: string[]): Promise<void> {
     corsOrigin: v['cors-origin'],
     maxZoom: int('max-zoom', v['max-zoom']),
     publicUrl: v['public-url'],
+    dev: v.dev,
   });
   console.error(`tilesmith: serving ${server.registry.list().length} UDFs from ${dir} at ${server.url}`);
   let stopping = false;

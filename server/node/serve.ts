@@ -40,6 +40,8 @@ export interface ServerOptions {
   publicUrl?: string;
   /** Default result lifetime, e.g. '90d'. */
   cacheMaxAge?: string;
+  /** Error bodies and the catalog show UDF logs and tracebacks (never in production). @default false */
+  dev?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -106,6 +108,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     defaultMaxAge: options.cacheMaxAge ? parseDuration(options.cacheMaxAge, 'cache max age') : undefined,
     extraRoutes,
     log,
+    dev: options.dev,
   });
 
   const host = options.host ?? '0.0.0.0';

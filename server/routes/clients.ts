@@ -26,6 +26,9 @@ export interface ClientRouteDeps {
   baseUrl(req: Request): string;
   /** Folder holding `web/*.html` example pages (or the pages themselves). @default `<repo>/examples` */
   examplesDir?: string;
+  log?: (msg: string) => void;
+  /** Error bodies carry logs/tracebacks (see AppOptions.dev). */
+  dev?: boolean;
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -184,7 +187,7 @@ export function createClientRoutes(deps: ClientRouteDeps): Hono {
   const app = new Hono();
   const examplesRoot = deps.examplesDir ?? resolve(HERE, '../../examples');
   const webDir = existsSync(join(examplesRoot, 'web')) ? join(examplesRoot, 'web') : examplesRoot;
-  app.onError((err) => errorResponse(err));
+  app.onError((err, c) => errorResponse(err, deps.log, c, { dev: deps.dev }));
 
   app.get('/udf/:name/style.json', async (c) => {
     const udf = lookup(deps, c.req.param('name'));

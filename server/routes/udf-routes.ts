@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { BadRequestError } from '../errors.ts';
+import { scrubMessage } from '../http/response.ts';
 import { parseBounds, parseTile, tileToBounds } from '../tiling/bounds.ts';
 import type { Bounds, LoadedUdf, ResultKind, TileCoord } from '../types.ts';
 import { insightKey, requireUdf, serveResult, type ServeDeps } from './serve-result.ts';
@@ -9,6 +10,8 @@ export interface UdfRouteDeps extends ServeDeps {
   maxZoom: number;
   baseUrl(req: Request): string;
   resolveKind(udf: LoadedUdf): Promise<ResultKind>;
+  /** Show load errors' tracebacks in the catalog (see AppOptions.dev). */
+  dev?: boolean;
 }
 
 const WORLD: Bounds = [-180, -85.0511287798066, 180, 85.0511287798066];
@@ -20,7 +23,7 @@ function splitExtension(segment: string): [string, string | undefined] {
 }
 
 /** Public description of a UDF, shared by the catalog and TileJSON. */
-export function describeUdf(udf: LoadedUdf, base: string, deps: Pick<UdfRouteDeps, 'insights'>) {
+export function describeUdf(udf: LoadedUdf, base: string, deps: Pick<UdfRouteDeps, 'insights' | 'dev'>) {
   const root = `${base}/udf/${udf.name}`;
   return {
     name: udf.name,
@@ -40,7 +43,10 @@ export function describeUdf(udf: LoadedUdf, base: string, deps: Pick<UdfRouteDep
       qgis: `${root}/qgis.xml`,
       preview: root,
     },
-    error: udf.loadError ? { message: udf.loadError.message, detail: udf.loadError.detail ?? null } : null,
+    // Load errors' tracebacks quote source lines and absolute paths: only in dev mode.
+    error: udf.loadError
+      ? { message: deps.dev ? udf.loadError.message : scrubMessage(udf.loadError.message), detail: deps.dev ? (udf.loadError.detail ?? null) : null }
+      : null,
   };
 }
 
