@@ -200,6 +200,11 @@ export interface CacheEntry {
   expiresAt: number;
   /** Milliseconds the UDF and the encoder took when the entry was made. */
   timings?: Record<string, number>;
+  /**
+   * What the entry is a result of, so a purge can select entries by UDF and area without
+   * reversing hashed keys. Absent on entries written before it existed.
+   */
+  scope?: { udf: string; tile: TileCoord | null; bounds: Bounds | null };
 }
 
 /** A result cache. `getOrCompute` gives single-flight: concurrent identical misses compute once. */

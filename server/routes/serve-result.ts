@@ -280,6 +280,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       createdAt: now,
       expiresAt: now + ttl * 1000,
       timings: { udf: timings.udf, encode: timings.encode },
+      scope: { udf: udf.name, tile: req.tile, bounds: req.bounds },
     };
     return { entry, store: useCache };
   };
