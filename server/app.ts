@@ -2,8 +2,8 @@ import { Hono } from 'hono';
 import type { EncoderRegistry } from './encoders/registry.ts';
 import { BadRequestError, NotFoundError } from './errors.ts';
 import { errorResponse, hasCommonHeaders, setCommonHeaders, type CommonHeaders } from './http/response.ts';
-import { normalizeResult } from './result/normalize.ts';
-import { insightKey, type UdfInsight } from './routes/serve-result.ts';
+import type { Admission } from './compute/admission.ts';
+import { computeUdf, insightKey, learn, type UdfInsight } from './routes/serve-result.ts';
 import { createUdfRoutes } from './routes/udf-routes.ts';
 import { tileToBounds } from './tiling/bounds.ts';
 import type { LoadedUdf, ResultCache, ResultKind } from './types.ts';
@@ -18,8 +18,22 @@ export interface AppOptions {
   maxZoom?: number;
   /** Result lifetime when a UDF sets none, in seconds. @default 90 days */
   defaultMaxAge?: number;
-  /** Base URL used in TileJSON and pages (e.g. behind a proxy). @default from the request */
+  /** Base URL used in TileJSON and pages (e.g. behind a proxy). Wins over `trustProxy`. @default from the request */
   publicUrl?: string;
+  /**
+   * Build URLs from `X-Forwarded-Proto` / `X-Forwarded-Host` (set this only behind a proxy
+   * that sets or strips them: otherwise any client could write its host into metadata).
+   * @default false
+   */
+  trustProxy?: boolean;
+  /** Caps concurrent computations (global, per UDF, client-forced) with a bounded queue. */
+  admission?: Admission;
+  /** A UDF's timeout when it declares none, ms. @default 120000 */
+  defaultTimeoutMs?: number;
+  /** Whether clients may force recomputation (`cache_reset`, `cache=false`, `cache_max_age`). @default 'honor' */
+  clientCacheControl?: 'honor' | 'ignore';
+  /** Encoded results larger than this answer 500. @default 128 MB */
+  maxResultBytes?: number;
   /** Longest accepted URL (path + query), in bytes. @default 8192 */
   maxUrlLength?: number;
   /**
@@ -58,16 +72,21 @@ export function createApp(options: AppOptions): Hono {
   const maxUrl = options.maxUrlLength ?? 8192;
   const errorOpts = { dev: options.dev ?? false };
 
+  /** Requests whose response embeds a URL built from their own headers (they need `Vary`). */
+  const hostDependent = new WeakSet<Request>();
   const baseUrl = (req: Request): string => {
     if (options.publicUrl) return options.publicUrl.replace(/\/+$/, '');
+    hostDependent.add(req);
     const url = new URL(req.url);
-    const proto = req.headers.get('x-forwarded-proto')?.split(',')[0].trim() || url.protocol.replace(':', '');
-    const host = req.headers.get('x-forwarded-host')?.split(',')[0].trim() || req.headers.get('host') || url.host;
+    const forwarded = (name: string) => (options.trustProxy ? req.headers.get(name)?.split(',')[0]!.trim() : undefined);
+    const proto = forwarded('x-forwarded-proto') || url.protocol.replace(':', '');
+    const host = forwarded('x-forwarded-host') || req.headers.get('host') || url.host;
     return `${proto}://${host}`;
   };
+  const hostVary = options.trustProxy ? 'Host, X-Forwarded-Host, X-Forwarded-Proto' : 'Host';
 
   const probes = new Map<string, Promise<ResultKind>>();
-  /** The UDF's result kind: declared, learned from a run, or found by one probe run. */
+  /** The UDF's result kind: declared, learned from tile results, or found by one probe run. */
   const resolveKind = async (udf: LoadedUdf): Promise<ResultKind> => {
     if (udf.options.kind) return udf.options.kind;
     const key = insightKey(udf);
@@ -85,16 +104,25 @@ export function createApp(options: AppOptions): Hono {
         const rad = (lat * Math.PI) / 180;
         const y = Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * 2 ** z);
         const tile = { z, x: Math.min(x, 2 ** z - 1), y: Math.min(Math.max(y, 0), 2 ** z - 1) };
+        const bounds = tileToBounds(tile);
         const params = Object.fromEntries(Object.entries(udf.params).map(([k, s]) => [k, s.default ?? null]));
+        const deadline = Date.now() + 30_000;
+        let slot;
         try {
-          const out = await udf.runtime!.run({ bounds: tileToBounds(tile), tile, tileSize: 256, params, signal: AbortSignal.timeout(30_000) });
-          const kind = normalizeResult(out.value).kind;
-          if (kind !== 'empty') insights.set(key, { kind, fields: insights.get(key)?.fields ?? {} });
-          return kind;
+          slot = await options.admission?.acquire({ udf: udf.name, udfConcurrency: udf.options.concurrency, tile, bounds, deadline, what: `UDF '${udf.name}'` });
+          const out = await computeUdf(
+            udf,
+            { bounds, tile, tileSize: 256, params, signal: AbortSignal.timeout(30_000), timeoutMs: 30_000 },
+            { mode: 'tile', ctx: { udfName: udf.name, tile, bounds, tileSize: 256, layerName: udf.name, extent: udf.options.extent ?? 4096, buffer: udf.options.buffer ?? 64 } },
+            options.encoders,
+          );
+          learn(insights, udf, 'tile', out);
+          return insights.get(key)?.kind ?? out.kind;
         } catch (err) {
           log(`tilesmith: could not probe the result kind of '${udf.name}': ${err instanceof Error ? err.message : err}`);
           return 'empty';
         } finally {
+          slot?.release();
           probes.delete(key);
         }
       })();
@@ -119,6 +147,9 @@ export function createApp(options: AppOptions): Hono {
     // (JSON, pages, …) get them here. Mutating the lightweight Response's headers keeps it on
     // @hono/node-server's fast path, unlike c.header() after next(), which rebuilds it.
     if (!hasCommonHeaders(c.res)) addHeaders(c, common);
+    // Metadata whose URLs came from this request's Host (and trusted X-Forwarded-*) headers
+    // differs per host: shared caches must key it on them.
+    if (hostDependent.has(c.req.raw) && c.res.status < 300) appendVary(c, hostVary);
   });
 
   const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind, log, dev: errorOpts.dev };
@@ -132,6 +163,10 @@ export function createApp(options: AppOptions): Hono {
       defaultMaxAge: options.defaultMaxAge ?? 90 * 86400,
       insights,
       log,
+      admission: options.admission,
+      defaultTimeoutMs: options.defaultTimeoutMs,
+      clientCacheControl: options.clientCacheControl,
+      maxResultBytes: options.maxResultBytes,
       maxZoom: options.maxZoom ?? 30,
       baseUrl,
       resolveKind,
@@ -216,6 +251,16 @@ function addHeaders(c: { res: Response }, common: CommonHeaders): void {
     res = new Response(res.body, res);
     apply(res.headers);
     c.res = res;
+  }
+}
+
+/** Appends to `Vary` (copying an immutable response first). */
+function appendVary(c: { res: Response }, value: string): void {
+  try {
+    c.res.headers.append('Vary', value);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.append('Vary', value);
   }
 }
 

@@ -72,6 +72,13 @@ export interface UdfOptions {
    * When absent the server learns it from the first successful run (or a probe run).
    */
   kind?: 'vector' | 'raster' | 'json' | 'table';
+  /**
+   * Most runs of this UDF computing at once on this server; more wait in the queue.
+   * @default the server's --max-concurrency
+   */
+  concurrency?: number;
+  /** Memory cap in MB for a run (V8 heap of its thread for TypeScript). @default the server's --udf-memory */
+  memory?: number;
 }
 
 /** A TypeScript UDF definition, as returned by `defineUdf()`. */
@@ -146,6 +153,38 @@ export interface UdfCall {
   tileSize: number;
   params: Record<string, unknown>;
   signal: AbortSignal;
+  /**
+   * Time left for this call in ms (the UDF's timeout minus what the request already waited
+   * for admission). Overrides the runtime's own timeout when given.
+   */
+  timeoutMs?: number;
+}
+
+/** What to encode a result as: everything the encoder stage needs, all structured-cloneable. */
+export interface EncodeRequest {
+  mode: 'tile' | 'file';
+  /** `?format=` (any kind), `dtype_out_vector` / `dtype_out_raster` (per kind). */
+  format?: string;
+  formatVector?: string;
+  formatRaster?: string;
+  ctx: EncodeContext;
+  /** Larger encoded results are refused (500 naming the limit). @default no limit */
+  maxResultBytes?: number;
+}
+
+/** An encoded result plus what the server learns from it. */
+export interface ComputedResult {
+  status: 200 | 204;
+  body: Uint8Array;
+  mediaType: string;
+  etag: string;
+  kind: ResultKind;
+  /** Property names → MVT field types of a vector result (TileJSON `vector_layers`). */
+  fields?: Record<string, string>;
+  /** What the UDF printed during this run. */
+  logs: string[];
+  /** Milliseconds: `udf` running the UDF, `encode` normalising + encoding. */
+  timings: { udf: number; encode: number };
 }
 
 /** What a runtime returns: the UDF's raw value (normalised later) and its log lines. */
@@ -157,6 +196,11 @@ export interface UdfOutput {
 /** Runs one loaded UDF. TypeScript and Python implement the same interface; routes never ask which. */
 export interface UdfRuntime {
   run(call: UdfCall): Promise<UdfOutput>;
+  /**
+   * Runs the UDF and normalises + encodes its result away from the caller's thread (the Node
+   * compute pool). Runtimes without it are run with `run()` and encoded in-process.
+   */
+  compute?(call: UdfCall, encode: EncodeRequest): Promise<ComputedResult>;
   /** Releases processes or watchers held for this UDF. */
   close?(): Promise<void>;
 }
@@ -174,6 +218,8 @@ export interface LoadedUdf {
   params: ParamSpecs;
   options: UdfOptions;
   runtime?: UdfRuntime;
+  /** The UDF's timeout in ms (its own option, else the server's). */
+  timeoutMs?: number;
   /** Set when the UDF failed to load: shown in the catalog, answered 500/503 on use. */
   loadError?: { message: string; detail?: string; status?: 500 | 503 };
 }

@@ -14,13 +14,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
 import { tileToBounds } from '../server/tiling/bounds.ts';
 
-const g = globalThis as any;
 const FIXTURES = resolve(import.meta.dirname, 'fixtures/udfs');
 const EXAMPLES = resolve(import.meta.dirname, '../examples/udfs');
 
 let server: RunningServer;
 let cacheDir: string;
 const get = (path: string, init?: RequestInit) => fetch(`${server.url}${path}`, init);
+// UDFs run in compute threads: the fixtures count their runs in files (see counted.ts).
+const runsDir = mkdtempSync(join(tmpdir(), 'tilesmith-runs-'));
+process.env.TILESMITH_TEST_RUNS = runsDir;
+const runs = (tag: string): number => {
+  try {
+    return readFileSync(join(runsDir, tag)).length;
+  } catch {
+    return 0;
+  }
+};
+const resetRuns = () => {
+  for (const f of readdirSync(runsDir)) rmSync(join(runsDir, f), { force: true });
+};
 
 beforeAll(async () => {
   cacheDir = mkdtempSync(join(tmpdir(), 'tilesmith-e2e-'));
@@ -29,6 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   rmSync(cacheDir, { recursive: true, force: true });
+  rmSync(runsDir, { recursive: true, force: true });
 });
 
 function decodeMvt(buf: ArrayBuffer) {
@@ -215,7 +228,7 @@ describe('raster tiles', () => {
 
 describe('cache and HTTP caching', () => {
   it('MISS then HIT, Cache-Control per TTL, ETag and 304 on If-None-Match without running again', async () => {
-    g.__runs = {};
+    resetRuns();
     const a = await get('/udf/counted/tiles/4/3/5?tag=http');
     expect(a.headers.get('x-cache')).toBe('MISS');
     expect(a.headers.get('cache-control')).toMatch(/^public, max-age=(7775\d{3}|7776000)$/);
@@ -227,14 +240,14 @@ describe('cache and HTTP caching', () => {
     expect(b.headers.get('etag')).toBe(etag);
     const c = await get('/udf/counted/tiles/4/3/5?tag=http', { headers: { 'If-None-Match': etag } });
     expect(c.status).toBe(304);
-    expect(g.__runs.http).toBe(1);
+    expect(runs('http')).toBe(1);
     // Undeclared parameters are ignored and do not change the key.
     const d = await get('/udf/counted/tiles/4/3/5?tag=http&unrelated=1');
     expect(d.headers.get('x-cache')).toBe('HIT');
   });
 
   it('cache=false bypasses, cache_reset recomputes, cache_max_age limits the age and sets max-age', async () => {
-    g.__runs = {};
+    resetRuns();
     const bypass = await get('/udf/counted/tiles/4/3/6?tag=ttl&cache=false');
     expect(bypass.headers.get('x-cache')).toBe('BYPASS');
     expect(bypass.headers.get('cache-control')).toBe('no-store');
@@ -243,26 +256,26 @@ describe('cache and HTTP caching', () => {
     expect(miss.headers.get('cache-control')).toMatch(/max-age=(1799|1800)$/);
     const reset = await get('/udf/counted/tiles/4/3/6?tag=ttl&cache_reset=true');
     expect(reset.headers.get('x-cache')).toBe('MISS');
-    expect(g.__runs.ttl).toBe(3);
+    expect(runs('ttl')).toBe(3);
     await new Promise((r) => setTimeout(r, 1100));
     const tooOld = await get('/udf/counted/tiles/4/3/6?tag=ttl&cache_max_age=1s');
     expect(tooOld.headers.get('x-cache')).toBe('MISS');
-    expect(g.__runs.ttl).toBe(4);
+    expect(runs('ttl')).toBe(4);
   });
 
   it('20 concurrent identical cold requests run the UDF once', async () => {
-    g.__runs = {};
+    resetRuns();
     const responses = await Promise.all(Array.from({ length: 20 }, () => get('/udf/counted/tiles/6/10/20?tag=flight')));
     const bodies = await Promise.all(responses.map((r) => r.arrayBuffer()));
     expect(responses.every((r) => r.status === 200)).toBe(true);
-    expect(g.__runs.flight).toBe(1);
+    expect(runs('flight')).toBe(1);
     expect(new Set(bodies.map((b) => Buffer.from(b).toString('base64'))).size).toBe(1);
   });
 
   it('the disk tier survives a restart; a corrupted entry is recomputed, never served', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tilesmith-restart-'));
     try {
-      g.__runs = {};
+      resetRuns();
       let s = await startServer({ dir: FIXTURES, port: 0, host: '127.0.0.1', cacheDir: dir, log: () => {} });
       const first = await fetch(`${s.url}/udf/counted/tiles/5/1/1?tag=disk`);
       const body = Buffer.from(await first.arrayBuffer());
@@ -271,7 +284,7 @@ describe('cache and HTTP caching', () => {
       const again = await fetch(`${s.url}/udf/counted/tiles/5/1/1?tag=disk`);
       expect(again.headers.get('x-cache')).toBe('HIT');
       expect(Buffer.from(await again.arrayBuffer()).equals(body)).toBe(true);
-      expect(g.__runs.disk).toBe(1);
+      expect(runs('disk')).toBe(1);
       await s.close();
 
       // Corrupt every stored entry file (flip bytes in the middle), then restart.
@@ -294,7 +307,7 @@ describe('cache and HTTP caching', () => {
       const recomputed = await fetch(`${s.url}/udf/counted/tiles/5/1/1?tag=disk`);
       expect(recomputed.headers.get('x-cache')).toBe('MISS');
       expect(Buffer.from(await recomputed.arrayBuffer()).equals(body)).toBe(true);
-      expect(g.__runs.disk).toBe(2);
+      expect(runs('disk')).toBe(2);
       await s.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -336,23 +349,29 @@ describe('errors', () => {
     }
   });
 
-  it('a UDF over its timeout answers 504 and its signal aborts', async () => {
-    g.__slowAborted = 0;
-    const res = await get('/udf/slow/file?cache=false');
+  it('a UDF over its timeout answers 504 and its thread is stopped', async () => {
+    resetRuns();
+    const restarts = server.pool!.stats().restarts;
+    const res = await get('/udf/slow/file?ms=1500&cache=false');
     expect(res.status).toBe(504);
     expect((await res.json()).error).toBe('udf_timeout');
-    expect(g.__slowAborted).toBe(1);
+    expect(server.pool!.stats().restarts).toBe(restarts + 1);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(runs('slow-done')).toBe(0);
+    expect((await get('/udf/slow/file?ms=10&cache=false')).status).toBe(200);
   });
 
-  it('a client that disconnects aborts the UDF signal', async () => {
-    g.__slowAborted = 0;
+  it('a client that disconnects stops the computation', async () => {
+    resetRuns();
+    const restarts = server.pool!.stats().restarts;
     const ac = new AbortController();
-    const pending = get('/udf/slow/file?ms=4000&cache=false', { signal: ac.signal }).catch(() => null);
-    await new Promise((r) => setTimeout(r, 200));
+    const pending = get('/udf/slow/file?ms=900&cache=false', { signal: ac.signal }).catch(() => null);
+    await new Promise((r) => setTimeout(r, 300));
     ac.abort();
     await pending;
-    await new Promise((r) => setTimeout(r, 200));
-    expect(g.__slowAborted).toBe(1);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(runs('slow-done')).toBe(0);
+    expect(server.pool!.stats().restarts).toBe(restarts + 1);
   });
 
   it('UDFs that fail to load are in the catalog with their error, answer 500, and do not stop the others', async () => {
@@ -416,9 +435,24 @@ describe('metadata and protocol', () => {
     expect(tj.minzoom).toBe(0);
     expect(tj.maxzoom).toBeGreaterThan(0);
     expect(tj.bounds).toHaveLength(4);
-    const fwd = await (await get('/udf/rgb/tilejson.json', { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'tiles.example.org' } })).json();
-    expect(fwd.tiles[0]).toBe('https://tiles.example.org/udf/rgb/tiles/{z}/{x}/{y}');
-    expect(fwd.vector_layers).toEqual([]);
+    expect(res.headers.get('vary')).toContain('Host');
+    // X-Forwarded-* are not trusted by default: a client cannot write its host into metadata.
+    const spoofHeaders = { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'evil.example' };
+    const spoofed = await get('/udf/rgb/tilejson.json', { headers: spoofHeaders });
+    expect((await spoofed.json()).tiles[0]).toBe(`${server.url}/udf/rgb/tiles/{z}/{x}/{y}`);
+    for (const path of ['/udfs', '/udf/counted/style.json', '/udf/counted/qgis.xml']) {
+      expect(await (await get(path, { headers: spoofHeaders })).text()).not.toContain('evil.example');
+    }
+    const proxied = await startServer({ dir: FIXTURES, port: 0, host: '127.0.0.1', cacheDir: join(cacheDir, 'proxy'), trustProxy: true, log: () => {} });
+    try {
+      const res2 = await fetch(`${proxied.url}/udf/rgb/tilejson.json`, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'tiles.example.org' } });
+      const fwd = await res2.json();
+      expect(fwd.tiles[0]).toBe('https://tiles.example.org/udf/rgb/tiles/{z}/{x}/{y}');
+      expect(fwd.vector_layers).toEqual([]);
+      expect(res2.headers.get('vary')).toContain('X-Forwarded-Host');
+    } finally {
+      await proxied.close();
+    }
   });
 
   it('the catalog lists language, parameters with type and default', async () => {

@@ -24,6 +24,14 @@ Options:
   --max-zoom N          highest tile zoom accepted (default 30)
   --public-url URL      base URL written into TileJSON and pages (default: from the request)
   --dev                 error bodies carry the UDF's log lines and traceback (never in production)
+  --threads N           compute threads for TypeScript UDFs and encoders (default: one per core)
+  --udf-memory MB       V8 heap cap per compute thread (default 2048)
+  --max-concurrency N   computations running at once (default: threads + Python workers)
+  --max-queue N         computations waiting before new ones get 503 (default 100)
+  --client-cache-control honor|ignore
+                        whether clients may force recomputation (default honor)
+  --trust-proxy         build URLs from X-Forwarded-Host/-Proto (only behind a proxy)
+  --max-result-bytes N  largest encoded tile or file, bytes (default 134217728 = 128 MB)
   -h, --help            show this help
 `;
 
@@ -37,6 +45,18 @@ function int(name: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) fail(`--${name} needs a whole number, got ${JSON.stringify(v)}`);
   return n;
+}
+
+function positive(name: string, v: string | undefined): number | undefined {
+  const n = int(name, v);
+  if (n === 0) fail(`--${name} needs a number above 0`);
+  return n;
+}
+
+function choice<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) fail(`--${name} takes ${allowed.join(' or ')}, got ${JSON.stringify(v)}`);
+  return v as T;
 }
 
 /** Entry point of the `tilesmith` command. */
@@ -63,6 +83,13 @@ export async function main(argv: string[]): Promise<void> {
         'max-zoom': { type: 'string' },
         'public-url': { type: 'string' },
         dev: { type: 'boolean' },
+        threads: { type: 'string' },
+        'udf-memory': { type: 'string' },
+        'max-concurrency': { type: 'string' },
+        'max-queue': { type: 'string' },
+        'client-cache-control': { type: 'string' },
+        'trust-proxy': { type: 'boolean' },
+        'max-result-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -101,6 +128,13 @@ export async function main(argv: string[]): Promise<void> {
     maxZoom: int('max-zoom', v['max-zoom']),
     publicUrl: v['public-url'],
     dev: v.dev,
+    threads: int('threads', v.threads),
+    udfMemoryMb: int('udf-memory', v['udf-memory']),
+    maxConcurrency: positive('max-concurrency', v['max-concurrency']),
+    maxQueue: int('max-queue', v['max-queue']),
+    clientCacheControl: choice('client-cache-control', v['client-cache-control'], ['honor', 'ignore'] as const),
+    trustProxy: v['trust-proxy'],
+    maxResultBytes: positive('max-result-bytes', v['max-result-bytes']),
   });
   console.error(`tilesmith: serving ${server.registry.list().length} UDFs from ${dir} at ${server.url}`);
   let stopping = false;

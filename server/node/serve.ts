@@ -2,7 +2,10 @@ import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Hono } from 'hono';
+import { availableParallelism } from 'node:os';
 import { createApp, type AppHelpers } from '../app.ts';
+import { createAdmission } from '../compute/admission.ts';
+import { ComputePool } from './compute-pool.ts';
 import { createDefaultCache } from '../cache/index.ts';
 import { createDefaultEncoderRegistry } from '../encoders/index.ts';
 import { parseDuration } from '../params/duration.ts';
@@ -42,6 +45,20 @@ export interface ServerOptions {
   cacheMaxAge?: string;
   /** Error bodies and the catalog show UDF logs and tracebacks (never in production). @default false */
   dev?: boolean;
+  /** Compute threads (TypeScript UDFs, decoding, encoding). 0 runs them on the main thread (debugging only). @default one per core */
+  threads?: number;
+  /** V8 heap cap per compute thread in MB; a UDF's `memory` option overrides it. @default 2048 */
+  udfMemoryMb?: number;
+  /** Computations running at once, all UDFs together. @default threads + Python workers */
+  maxConcurrency?: number;
+  /** Computations waiting for a slot before new ones get 503. @default 100 */
+  maxQueue?: number;
+  /** Whether clients may force recomputation (`cache_reset`, `cache=false`, `cache_max_age`). @default 'honor' */
+  clientCacheControl?: 'honor' | 'ignore';
+  /** Build URLs from X-Forwarded-* headers (only behind a proxy that sets them). @default false */
+  trustProxy?: boolean;
+  /** Largest encoded result in bytes. @default 128 MB */
+  maxResultBytes?: number;
   log?: (msg: string) => void;
 }
 
@@ -49,6 +66,10 @@ export interface RunningServer {
   url: string;
   port: number;
   app: Hono;
+  /** Running and queued computations. */
+  admission: ReturnType<typeof createAdmission>;
+  /** The compute threads (absent with `threads: 0`). */
+  pool?: ComputePool;
   registry: UdfRegistry;
   cache: ResultCache;
   close(): Promise<void>;
@@ -73,7 +94,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = options.log ?? ((m: string) => console.error(m));
   const cacheDir = resolve(options.cacheDir ?? '.tilesmith/cache');
   const timeoutMs = parseDuration(options.timeout ?? '120s', 'timeout') * 1000;
-  const loaders: UdfLoader[] = [createTsLoader({ timeoutMs })];
+  const cores = availableParallelism();
+  const threads = options.threads ?? cores;
+  const pool = threads > 0 ? new ComputePool({ threads, memoryMb: options.udfMemoryMb, log }) : undefined;
+  const loaders: UdfLoader[] = [createTsLoader({ timeoutMs, pool })];
   const createPythonLoader = await optional('../udf/python/loader.ts', (m) => m.createPythonLoader);
   if (createPythonLoader) {
     loaders.push(
@@ -84,9 +108,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         cacheDir: resolve(cacheDir, 'py'),
         timeoutMs,
         log,
+        encodeFrame: pool
+          ? (name: string, frame: { header: Record<string, any>; payload: Uint8Array }, encode: any, o: { signal?: AbortSignal; what: string }) =>
+              pool.encodeFrame(name, frame, encode, { signal: o.signal, what: o.what, timeoutMs: timeoutMs })
+          : undefined,
       }),
     );
   }
+  const pythonWorkers = options.pythonWorkers ?? cores;
+  const admission = createAdmission({
+    maxConcurrency: options.maxConcurrency ?? Math.max(1, threads) + (createPythonLoader ? pythonWorkers : 0),
+    maxQueue: options.maxQueue ?? 100,
+    clientDrivenConcurrency: Math.max(1, Math.floor(Math.max(1, threads) / 2)),
+    clientDrivenQueue: 4,
+  });
   const registry = await createRegistry({ dir: resolve(options.dir), loaders, watch: options.watch, log });
   const cache = createDefaultCache({
     dir: resolve(cacheDir, 'results'),
@@ -105,6 +140,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     corsOrigin: options.corsOrigin,
     maxZoom: options.maxZoom,
     publicUrl: options.publicUrl,
+    trustProxy: options.trustProxy,
+    admission,
+    defaultTimeoutMs: timeoutMs,
+    clientCacheControl: options.clientCacheControl,
+    maxResultBytes: options.maxResultBytes,
     defaultMaxAge: options.cacheMaxAge ? parseDuration(options.cacheMaxAge, 'cache max age') : undefined,
     extraRoutes,
     log,
@@ -123,6 +163,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${shownHost}:${port}`,
     port,
     app,
+    admission,
+    pool,
     registry,
     cache,
     close() {
@@ -132,6 +174,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           (server as any).closeAllConnections?.();
         });
         await registry.close();
+        await pool?.close();
         await cache.close?.();
       })();
       return closed;

@@ -1,18 +1,21 @@
 import type { Context } from 'hono';
-import { cacheKey, etagFor } from '../cache/key.ts';
+import { cacheKey } from '../cache/key.ts';
+import type { Admission } from '../compute/admission.ts';
+import { encodeValue } from '../compute/encode-result.ts';
 import type { EncoderRegistry } from '../encoders/registry.ts';
 import { BadRequestError, NotFoundError, UdfLoadError } from '../errors.ts';
 import { resultResponse } from '../http/response.ts';
 import { coerceParams, parseRequestOptions, type RequestOptions } from '../params/coerce.ts';
 import { parseDuration } from '../params/duration.ts';
-import { normalizeResult } from '../result/normalize.ts';
 import { UDF_NAME } from '../udf/registry.ts';
-import type { Bounds, CacheEntry, LoadedUdf, NormalizedResult, ResultCache, TileCoord } from '../types.ts';
+import type { Bounds, CacheEntry, ComputedResult, EncodeRequest, LoadedUdf, NormalizedResult, ResultCache, TileCoord, UdfCall } from '../types.ts';
 
 /** What the app knows about each UDF from its runs (result kind and vector fields). */
 export interface UdfInsight {
   kind: NormalizedResult['kind'];
   fields: Record<string, string>;
+  /** Successful tile results per kind: the kind is the most frequent, so one odd request cannot flip it. */
+  votes?: Partial<Record<NormalizedResult['kind'], number>>;
 }
 
 export interface ServeDeps {
@@ -24,19 +27,35 @@ export interface ServeDeps {
   /** Remembers the kind of result each UDF version returned (for TileJSON/style.json). */
   insights: Map<string, UdfInsight>;
   log: (msg: string) => void;
+  /** Caps concurrent computations; without it every miss computes at once. */
+  admission?: Admission;
+  /** A UDF's timeout when it declares none, ms. @default 120000 */
+  defaultTimeoutMs?: number;
+  /**
+   * `honor`: clients may force recomputation (`cache_reset`, `cache=false`, `cache_max_age`),
+   * through admission's small client-driven cap. `ignore`: those parameters are ignored.
+   * @default 'honor'
+   */
+  clientCacheControl?: 'honor' | 'ignore';
+  /** Encoded results larger than this are refused (500). @default 128 MB */
+  maxResultBytes?: number;
+  /** Computations in flight by cache key (see joinFlight). One map per app. */
+  flights?: Map<string, Flight>;
 }
 
 interface Flight {
   controller: AbortController;
   refs: number;
 }
-const flights = new Map<string, Flight>();
+
+/** The default `maxResultBytes`: a 36 MB 1M-point tile fits, a runaway result does not. */
+export const DEFAULT_MAX_RESULT_BYTES = 128 * 1024 * 1024;
 
 /**
  * Identical concurrent requests share one UDF run (single-flight), so the run's signal
  * aborts only when every client waiting for it has disconnected, not the first one.
  */
-function joinFlight(key: string, clientSignal: AbortSignal): { signal: AbortSignal; leave(): void } {
+function joinFlight(flights: Map<string, Flight>, key: string, clientSignal: AbortSignal): { signal: AbortSignal; leave(): void } {
   let flight = flights.get(key);
   if (!flight) {
     flight = { controller: new AbortController(), refs: 0 };
@@ -85,19 +104,38 @@ export function insightKey(udf: LoadedUdf): string {
   return `${udf.name}@${udf.codeHash}`;
 }
 
-function learn(deps: ServeDeps, udf: LoadedUdf, result: NormalizedResult): void {
+/**
+ * Records what a successful result says about its UDF. Only tile results vote on the kind
+ * (style.json and qgis.xml describe tiles), and the kind is the one most tile results had, so
+ * a single request that makes a UDF return something else cannot flip it for everyone.
+ */
+export function learn(insights: Map<string, UdfInsight>, udf: LoadedUdf, mode: 'tile' | 'file', result: Pick<ComputedResult, 'kind' | 'fields'>): void {
   if (result.kind === 'empty') return;
   const key = insightKey(udf);
-  const known = deps.insights.get(key);
+  const known = insights.get(key);
+  const votes = { ...(known?.votes ?? {}) };
+  if (mode === 'tile') votes[result.kind] = Math.min(1e9, (votes[result.kind] ?? 0) + 1);
+  let kind = known?.kind;
+  for (const [k, n] of Object.entries(votes) as [NormalizedResult['kind'], number][]) if (!kind || n > (votes[kind] ?? 0)) kind = k;
+  if (!kind) return; // file results alone do not decide what the tiles are
   const fields: Record<string, string> = known?.fields ?? {};
-  if (result.kind === 'vector') {
-    for (const f of result.features.slice(0, 50)) {
-      for (const [k, v] of Object.entries(f.properties ?? {})) {
-        if (!(k in fields)) fields[k] = typeof v === 'number' ? 'Number' : typeof v === 'boolean' ? 'Boolean' : 'String';
-      }
-    }
-  }
-  deps.insights.set(key, { kind: result.kind, fields });
+  if (result.kind === 'vector' && kind === 'vector' && result.fields) for (const k in result.fields) if (!(k in fields)) fields[k] = result.fields[k]!;
+  insights.set(key, { kind, fields, votes });
+}
+
+/**
+ * Runs a UDF and encodes its result: in the runtime's compute pool when it has one (the
+ * main thread only waits), in-process otherwise.
+ */
+export async function computeUdf(udf: LoadedUdf, call: UdfCall, encode: EncodeRequest, encoders: EncoderRegistry): Promise<ComputedResult> {
+  const runtime = udf.runtime!;
+  if (runtime.compute) return runtime.compute(call, encode);
+  const tu = performance.now();
+  const output = await runtime.run(call);
+  const udfMs = performance.now() - tu;
+  const te = performance.now();
+  const encoded = await encodeValue(output.value, encode, encoders);
+  return { ...encoded, logs: output.logs, timings: { udf: udfMs, encode: performance.now() - te } };
 }
 
 export interface ServeRequest {
@@ -133,9 +171,15 @@ function prepareRequest(c: Context, deps: ServeDeps, req: ServeRequest): Prepare
       throw new BadRequestError(`Unknown format '${f.slice(0, 40)}'. Accepted formats: ${deps.encoders.names().join(', ')}.`);
     }
   }
+  if (deps.clientCacheControl === 'ignore') {
+    opts.bypass = false;
+    opts.reset = false;
+    opts.maxAge = undefined;
+  }
   const params = coerceParams(udf.params, query);
-  const udfMaxAge = udf.options.cacheMaxAge !== undefined ? parseDuration(udf.options.cacheMaxAge, 'cacheMaxAge') : deps.defaultMaxAge;
-  const ttl = opts.maxAge ?? udfMaxAge;
+  // The UDF decides how long its results live; a request's cache_max_age only says how old
+  // a result it accepts (so it can shorten, never extend, what everyone else gets).
+  const ttl = udf.options.cacheMaxAge !== undefined ? parseDuration(udf.options.cacheMaxAge, 'cacheMaxAge') : deps.defaultMaxAge;
   const useCache = !opts.bypass && ttl > 0;
   const canon = (f?: string) => (f ? deps.encoders.get(f)!.name : '');
   const rescale = opts.rescale ?? udf.options.rescale;
@@ -219,6 +263,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
   let prepared = seen ?? prepareRequest(c, deps, req);
   if (!seen && memoKey !== undefined) remember(deps, req.udf, memoKey, prepared);
   let reset = prepared.opts.reset;
+  const flights = (deps.flights ??= new Map());
   if (prepared.useCache && !reset) {
     const { key, opts } = prepared;
     const cached = await deps.cache.get(key);
@@ -228,61 +273,75 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       timings.udf = 0;
       timings.encode = 0;
       timings.total = performance.now() - t0;
-      return resultResponse(c, { entry: cached, cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename });
+      return resultResponse(c, { entry: forRequest(cached, opts.maxAge), cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename });
     }
   }
   if (seen) prepared = prepareRequest(c, deps, req);
   const { udf } = req;
   const { opts, params, ttl, useCache, rescale, colormap, key } = prepared;
+  // A recomputation the client forced goes through admission's small separate cap.
+  const clientDriven = reset || opts.bypass;
 
-  const flight = useCache ? joinFlight(key, c.req.raw.signal) : { signal: c.req.raw.signal, leave() {} };
+  const flight = useCache ? joinFlight(flights, key, c.req.raw.signal) : { signal: c.req.raw.signal, leave() {} };
   const compute = async (): Promise<{ entry: CacheEntry; store: boolean }> => {
-    const tu = performance.now();
-    const output = await udf.runtime!.run({
-      bounds: req.bounds,
-      tile: req.tile,
-      tileSize: opts.tileSize,
-      params,
-      signal: flight.signal,
-    });
-    const result = normalizeResult(output.value);
-    timings.udf = performance.now() - tu;
-    learn(deps, udf, result);
-    const te = performance.now();
-    const requested =
-      (result.kind === 'vector' || result.kind === 'table' ? opts.formatVector : undefined) ??
-      (result.kind === 'raster' ? opts.formatRaster : undefined) ??
-      opts.format;
-    const encoder = deps.encoders.select(requested, result.kind, req.mode);
-    const emptyTile =
-      req.mode === 'tile' &&
-      (result.kind === 'empty' || (result.kind === 'vector' && result.features.length === 0));
-    const body = emptyTile
-      ? new Uint8Array(0)
-      : await encoder.encode(result, {
-          udfName: udf.name,
+    const timeoutMs = udf.timeoutMs ?? deps.defaultTimeoutMs ?? 120_000;
+    const deadline = Date.now() + timeoutMs;
+    const slot = deps.admission
+      ? await deps.admission.acquire({
+          udf: udf.name,
+          udfConcurrency: udf.options.concurrency,
           tile: req.tile,
           bounds: req.bounds,
-          tileSize: opts.tileSize,
-          layerName: udf.name,
-          extent: udf.options.extent ?? 4096,
-          buffer: udf.options.buffer ?? 64,
-          rescale,
-          colormap,
-        });
-    timings.encode = performance.now() - te;
-    const now = Date.now();
-    const entry: CacheEntry = {
-      status: emptyTile ? 204 : 200,
-      body,
-      mediaType: encoder.mediaType,
-      etag: etagFor(body),
-      createdAt: now,
-      expiresAt: now + ttl * 1000,
-      timings: { udf: timings.udf, encode: timings.encode },
-      scope: { udf: udf.name, tile: req.tile, bounds: req.bounds },
-    };
-    return { entry, store: useCache };
+          clientDriven,
+          signal: flight.signal,
+          deadline,
+          what: `UDF '${udf.name}'`,
+        })
+      : undefined;
+    try {
+      const out = await computeUdf(
+        udf,
+        { bounds: req.bounds, tile: req.tile, tileSize: opts.tileSize, params, signal: flight.signal, timeoutMs: Math.max(1, deadline - Date.now()) },
+        {
+          mode: req.mode,
+          format: opts.format,
+          formatVector: opts.formatVector,
+          formatRaster: opts.formatRaster,
+          maxResultBytes: deps.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES,
+          ctx: {
+            udfName: udf.name,
+            tile: req.tile,
+            bounds: req.bounds,
+            tileSize: opts.tileSize,
+            layerName: udf.name,
+            extent: udf.options.extent ?? 4096,
+            buffer: udf.options.buffer ?? 64,
+            rescale,
+            colormap,
+          },
+        },
+        deps.encoders,
+      );
+      timings.udf = out.timings.udf;
+      timings.encode = out.timings.encode;
+      if (slot?.waitedMs) timings.queue = slot.waitedMs;
+      if (out.logs.length) deps.log(`[udf ${udf.name}] ${out.logs.join('\n[udf ' + udf.name + '] ')}`);
+      learn(deps.insights, udf, req.mode, out);
+      const now = Date.now();
+      const entry: CacheEntry = {
+        status: out.status,
+        body: out.body,
+        mediaType: out.mediaType,
+        etag: out.etag,
+        createdAt: now,
+        expiresAt: now + ttl * 1000,
+        timings: { udf: timings.udf, encode: timings.encode },
+        scope: { udf: udf.name, tile: req.tile, bounds: req.bounds },
+      };
+      return { entry, store: useCache };
+    } finally {
+      slot?.release();
+    }
   };
 
   let entry: CacheEntry;
@@ -311,5 +370,16 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
     // Do not let browsers or CDNs keep a result the user asked not to cache.
     entry = { ...entry, expiresAt: Date.now() };
   }
-  return resultResponse(c, { entry, cacheStatus: status, cacheable: useCache, timings, filename: req.filename });
+  return resultResponse(c, { entry: forRequest(entry, opts.maxAge), cacheStatus: status, cacheable: useCache, timings, filename: req.filename });
+}
+
+/**
+ * The entry as this request may keep it: a request that accepts results at most
+ * `cache_max_age` old may not be told to keep one longer than that (its `max-age` shrinks);
+ * the stored entry, and what other requests get, are unchanged.
+ */
+function forRequest(entry: CacheEntry, maxAge: number | undefined): CacheEntry {
+  if (maxAge === undefined) return entry;
+  const until = entry.createdAt + maxAge * 1000;
+  return until < entry.expiresAt ? { ...entry, expiresAt: until } : entry;
 }

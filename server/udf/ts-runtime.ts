@@ -1,14 +1,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import Module, { register } from 'node:module';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format as formatLog } from 'node:util';
 import { UdfError, UdfTimeoutError } from '../errors.ts';
+import { looksLikeTilesmithError } from '../compute/wire.ts';
+import type { ComputePool } from '../node/compute-pool.ts';
 import { RESERVED_PARAMS } from '../params/coerce.ts';
-import type { LoadedUdf, ParamSpecs, UdfCall, UdfDefinition, UdfLoader, UdfOutput, UdfRuntime } from '../types.ts';
-import { isUdfDefinition } from './define.ts';
+import type { LoadedUdf, NormalizedResult, ParamSpecs, UdfCall, UdfDefinition, UdfLoader, UdfOptions, UdfOutput, UdfRuntime } from '../types.ts';
+import { isUdfDefinition, raster, table } from './define.ts';
+import { importUdfModule } from './import-udf.ts';
 
 const PARAM_TYPES = new Set(['int', 'float', 'bool', 'str', 'list', 'dict', 'json', 'geojson', 'bounds']);
 const MAX_LOG_LINES = 200;
@@ -38,28 +39,6 @@ function patchConsole(): void {
   }
 }
 
-let resolveHookRegistered = false;
-/** Lets UDF files import 'tilesmith' even when their folder has no node_modules with it. */
-function registerResolveHook(): void {
-  if (resolveHookRegistered) return;
-  resolveHookRegistered = true;
-  register(new URL('../node/resolve-hook.mjs', import.meta.url));
-  // A .ts file in a folder without "type": "module" is compiled to CommonJS by tsx, and
-  // require() does not go through ESM hooks: give it the same fallback.
-  const M = Module as unknown as { _resolveFilename: (req: string, parent: unknown, ...rest: unknown[]) => string };
-  const original = M._resolveFilename;
-  const selfParent = { id: 'tilesmith', filename: fileURLToPath(new URL('../../package.json', import.meta.url)), paths: [] as string[] };
-  selfParent.paths = (Module as any)._nodeModulePaths(fileURLToPath(new URL('../..', import.meta.url)));
-  M._resolveFilename = function (request, parent, ...rest) {
-    try {
-      return original.call(this, request, parent, ...rest);
-    } catch (err) {
-      if (request === 'tilesmith' || request.startsWith('tilesmith/')) return original.call(this, request, selfParent, ...rest);
-      throw err;
-    }
-  };
-}
-
 /** Runs a TypeScript UDF in-process with a deadline and an AbortSignal. */
 export function createTsRuntime(name: string, def: UdfDefinition, timeoutMs: number): UdfRuntime {
   patchConsole();
@@ -70,11 +49,12 @@ export function createTsRuntime(name: string, def: UdfDefinition, timeoutMs: num
       const signal = AbortSignal.any([call.signal, controller.signal]);
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
+        const ms = call.timeoutMs ?? timeoutMs;
         timer = setTimeout(() => {
-          const err = new UdfTimeoutError(`UDF '${name}' ran longer than its timeout of ${timeoutMs / 1000} s and was aborted.`, { logs });
+          const err = new UdfTimeoutError(`UDF '${name}' ran longer than its timeout of ${ms / 1000} s and was aborted.`, { logs });
           controller.abort(err);
           reject(err);
-        }, timeoutMs);
+        }, ms);
       });
       let onAbort: (() => void) | undefined;
       const aborted = new Promise<never>((_, reject) => {
@@ -105,6 +85,8 @@ export function createTsRuntime(name: string, def: UdfDefinition, timeoutMs: num
         return { value, logs };
       } catch (err) {
         if (err instanceof UdfTimeoutError || signal.aborted) throw err;
+        // A UDF's own 4xx (BadRequestError / HttpError from 'tilesmith') passes through.
+        if (looksLikeTilesmithError(err) && err.status >= 400 && err.status < 500) throw err;
         const message = err instanceof Error ? err.message : String(err);
         throw new UdfError(`UDF '${name}' failed: ${message}`, {
           logs,
@@ -138,11 +120,50 @@ function validateParams(name: string, params: ParamSpecs | undefined): ParamSpec
 }
 
 /**
+ * The runtime of a TypeScript UDF in the compute pool: the UDF, normalisation and encoding
+ * run in a worker thread; the main thread only waits.
+ */
+export function createPooledTsRuntime(o: { name: string; path: string; codeHash: string; timeoutMs: number; memoryMb?: number; pool: ComputePool }): UdfRuntime {
+  const udf = { path: o.path, name: o.name, codeHash: o.codeHash };
+  const what = `UDF '${o.name}'`;
+  const wire = (call: UdfCall) => ({ bounds: call.bounds, tile: call.tile, tileSize: call.tileSize, params: call.params });
+  return {
+    async run(call) {
+      const { normalized, logs } = await o.pool.runUdfRaw(udf, wire(call), { signal: call.signal, timeoutMs: call.timeoutMs ?? o.timeoutMs, memoryMb: o.memoryMb, what });
+      return { value: denormalize(normalized as NormalizedResult), logs };
+    },
+    compute(call, encode) {
+      return o.pool.runUdf(udf, wire(call), encode, { signal: call.signal, timeoutMs: call.timeoutMs ?? o.timeoutMs, memoryMb: o.memoryMb, what });
+    },
+  };
+}
+
+/** A normalised result as the value a UDF could have returned (it normalises to itself). */
+function denormalize(r: NormalizedResult): unknown {
+  switch (r.kind) {
+    case 'vector':
+      return { type: 'FeatureCollection', features: r.features };
+    case 'raster':
+      return raster(r.raster);
+    case 'table':
+      return table(r.table.rows, r.table.columns);
+    case 'json':
+      return r.value;
+    default:
+      return null;
+  }
+}
+
+/** Longest a UDF module may take to import (top-level code) before it counts as a load error. */
+const LOAD_TIMEOUT_MS = 60_000;
+
+/**
  * Loads `*.ts`, `*.mts`, `*.js` and `*.mjs` files that default-export `defineUdf(...)`.
  * TypeScript is compiled on import by tsx, so no build step; each load imports a fresh
- * copy of the module, which is what makes `--watch` reloads work.
+ * copy of the module, which is what makes `--watch` reloads work. With a compute pool the
+ * module is imported only in the pool's threads: user code never runs on the main thread.
  */
-export function createTsLoader(opts: { timeoutMs: number }): UdfLoader {
+export function createTsLoader(opts: { timeoutMs: number; pool?: ComputePool }): UdfLoader {
   return {
     match(entryPath, isDirectory) {
       if (isDirectory) return null;
@@ -157,18 +178,31 @@ export function createTsLoader(opts: { timeoutMs: number }): UdfLoader {
       try {
         const code = await readFile(entryPath);
         base.codeHash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-        registerResolveHook();
-        const { tsImport } = await import('tsx/esm/api');
-        const mod = await tsImport(pathToFileURL(entryPath).href, import.meta.url);
-        const def = mod.default?.default && !isUdfDefinition(mod.default) ? mod.default.default : mod.default;
-        if (!isUdfDefinition(def)) {
-          throw new Error(`${basename(entryPath)} does not default-export a UDF: write \`export default defineUdf({ run })\` with defineUdf imported from 'tilesmith'`);
+        let params: unknown;
+        let options: UdfOptions;
+        let def: UdfDefinition | undefined;
+        if (opts.pool) {
+          const described = await opts.pool.describe(entryPath, name, base.codeHash, LOAD_TIMEOUT_MS);
+          params = described.params;
+          options = described.options as UdfOptions;
+        } else {
+          const mod = await importUdfModule(entryPath);
+          const d = (mod.default as any)?.default && !isUdfDefinition(mod.default) ? (mod.default as any).default : mod.default;
+          if (!isUdfDefinition(d)) {
+            throw new Error(`${basename(entryPath)} does not default-export a UDF: write \`export default defineUdf({ run })\` with defineUdf imported from 'tilesmith'`);
+          }
+          const { run: _run, params: p, ...rest } = d;
+          params = p;
+          options = rest;
+          def = d;
         }
-        const { run: _run, params, ...options } = def;
-        base.params = validateParams(name, params);
+        base.params = validateParams(name, params as ParamSpecs | undefined);
         base.options = options;
         const timeout = options.timeout !== undefined ? parseTimeout(options.timeout) : opts.timeoutMs;
-        base.runtime = createTsRuntime(name, def, timeout);
+        base.timeoutMs = timeout;
+        base.runtime = opts.pool
+          ? createPooledTsRuntime({ name, path: entryPath, codeHash: base.codeHash, timeoutMs: timeout, memoryMb: options.memory, pool: opts.pool })
+          : createTsRuntime(name, def!, timeout);
       } catch (err) {
         base.loadError = {
           message: `UDF '${name}' failed to load: ${err instanceof Error ? err.message : String(err)}`,

@@ -11,7 +11,7 @@ import type { LoadedUdf, ParamSpecs, UdfLoader, UdfOptions } from '../../types.t
 import { findPython, type ProbeResult } from './interpreter.ts';
 import { WorkerPool } from './pool.ts';
 import { FrameType } from './protocol.ts';
-import { createPythonRuntime, type CrashLedger, type UdfSpec } from './runtime.ts';
+import { createPythonRuntime, type CrashLedger, type PythonRuntimeOptions, type UdfSpec } from './runtime.ts';
 
 export interface PythonLoaderOptions {
   /** Interpreter for all workers (`--python`); otherwise probed, see `findPython`. */
@@ -27,6 +27,11 @@ export interface PythonLoaderOptions {
   /** Environment variables for every worker. */
   env?: Record<string, string>;
   log?: (msg: string) => void;
+  /**
+   * Decodes, normalises and encodes results off the main thread (the Node compute pool).
+   * Without it results are decoded in-process.
+   */
+  encodeFrame?: PythonRuntimeOptions['encodeFrame'];
 }
 
 /**
@@ -204,7 +209,8 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
         ...base,
         params,
         options,
-        runtime: createPythonRuntime({ spec, params, pool, timeoutMs, memoryMb: mem, crashes }),
+        timeoutMs,
+        runtime: createPythonRuntime({ spec, params, pool, timeoutMs, memoryMb: mem, crashes, encodeFrame: opts.encodeFrame }),
       };
     },
 

@@ -3,7 +3,7 @@
  * values and errors, and disables a UDF that keeps crashing its workers.
  */
 import { UdfError, UdfLoadError, WorkerCrashedError } from '../../errors.ts';
-import type { ParamSpecs, UdfCall, UdfOutput, UdfRuntime } from '../../types.ts';
+import type { ComputedResult, EncodeRequest, ParamSpecs, UdfCall, UdfOutput, UdfRuntime } from '../../types.ts';
 import type { WorkerPool } from './pool.ts';
 import { FrameType, decodeResult, type Frame } from './protocol.ts';
 
@@ -33,6 +33,16 @@ export interface PythonRuntimeOptions {
   timeoutMs: number;
   memoryMb: number;
   crashes: CrashLedger;
+  /**
+   * Decodes, normalises and encodes a result frame elsewhere (the Node compute pool's
+   * threads); gives the runtime its `compute()`.
+   */
+  encodeFrame?: (
+    name: string,
+    frame: { header: Record<string, any>; payload: Uint8Array },
+    encode: EncodeRequest,
+    o: { signal?: AbortSignal; what: string },
+  ) => Promise<ComputedResult>;
 }
 
 /** Maps a worker's error frame onto the server's error classes. */
@@ -62,38 +72,44 @@ export function createPythonRuntime(o: PythonRuntimeOptions): UdfRuntime {
   const { spec, pool, crashes } = o;
   const key = `${spec.name}@${spec.codeHash}`;
   const what = `UDF "${spec.name}"`;
-  return {
+  /** Sends the call to a worker; resolves with its result frame (error frames become errors). */
+  async function callFrame(call: UdfCall): Promise<Frame> {
+    const crash = crashes.get(key);
+    if (crash && crash.count >= MAX_CONSECUTIVE_CRASHES) {
+      throw new UdfLoadError(
+        `${what} crashed its Python worker ${crash.count} times in a row and is disabled until its code changes. Last crash: ${crash.last}`,
+        503,
+      );
+    }
+    const params: Record<string, unknown> = { ...call.params };
+    for (const [k, p] of Object.entries(o.params)) {
+      if (params[k] === undefined && p.default !== undefined) params[k] = p.default;
+    }
+    let frame: Frame;
+    try {
+      ({ frame } = await pool.request({
+        type: FrameType.call,
+        header: { udf: spec, bounds: call.bounds, tile: call.tile, tileSize: call.tileSize, params },
+        signal: call.signal,
+        timeoutMs: call.timeoutMs ?? o.timeoutMs,
+        what,
+        affinity: key,
+      }));
+    } catch (err) {
+      if (err instanceof WorkerCrashedError) {
+        const prev = crashes.get(key)?.count ?? 0;
+        crashes.set(key, { count: prev + 1, last: err.message.split('\n')[0] });
+      }
+      throw err;
+    }
+    crashes.delete(key);
+    if (frame.type === FrameType.error) throw frameError(spec.name, frame, o.memoryMb);
+    return frame;
+  }
+
+  const runtime: UdfRuntime = {
     async run(call: UdfCall): Promise<UdfOutput> {
-      const crash = crashes.get(key);
-      if (crash && crash.count >= MAX_CONSECUTIVE_CRASHES) {
-        throw new UdfLoadError(
-          `${what} crashed its Python worker ${crash.count} times in a row and is disabled until its code changes. Last crash: ${crash.last}`,
-          503,
-        );
-      }
-      const params: Record<string, unknown> = { ...call.params };
-      for (const [k, p] of Object.entries(o.params)) {
-        if (params[k] === undefined && p.default !== undefined) params[k] = p.default;
-      }
-      let frame: Frame;
-      try {
-        ({ frame } = await pool.request({
-          type: FrameType.call,
-          header: { udf: spec, bounds: call.bounds, tile: call.tile, tileSize: call.tileSize, params },
-          signal: call.signal,
-          timeoutMs: o.timeoutMs,
-          what,
-          affinity: key,
-        }));
-      } catch (err) {
-        if (err instanceof WorkerCrashedError) {
-          const prev = crashes.get(key)?.count ?? 0;
-          crashes.set(key, { count: prev + 1, last: err.message.split('\n')[0] });
-        }
-        throw err;
-      }
-      crashes.delete(key);
-      if (frame.type === FrameType.error) throw frameError(spec.name, frame, o.memoryMb);
+      const frame = await callFrame(call);
       let value: unknown;
       try {
         value = decodeResult(frame);
@@ -103,4 +119,16 @@ export function createPythonRuntime(o: PythonRuntimeOptions): UdfRuntime {
       return { value, logs: frame.header.logs ?? [] };
     },
   };
+  const encodeFrame = o.encodeFrame;
+  if (encodeFrame) {
+    runtime.compute = async (call, encode) => {
+      const t0 = performance.now();
+      const frame = await callFrame(call);
+      const udfMs = performance.now() - t0;
+      const out = await encodeFrame(spec.name, frame, encode, { signal: call.signal, what });
+      // The thread timed the decoding; the UDF's own time is the worker round trip.
+      return { ...out, timings: { udf: udfMs, encode: out.timings.udf + out.timings.encode } };
+    };
+  }
+  return runtime;
 }
