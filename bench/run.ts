@@ -8,6 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchCachedHit } from './cached-hit.ts';
 import { benchColdMvt } from './cold-mvt.ts';
+import { benchIsolation } from './isolation.ts';
 import { BENCH_TILE } from './fixtures.ts';
 import { benchPython } from './python-roundtrip.ts';
 import { startServers } from './servers.ts';
@@ -50,6 +51,8 @@ async function main() {
     sections.push(await benchCachedHit({ servers: servers.ready, tilePath, rounds: quick ? 2 : 8, requests: quick ? 500 : 3000, maxMsPerRound: 3000, concurrency: 8 }));
     console.error('bench: 2. cold MVT tiles vs geojson-vt + vt-pbf');
     sections.push(await benchColdMvt({ servers, rounds: quick ? 2 : 7, perRound: quick ? 3 : 8, maxMsPerRound: 2000 }));
+    console.error('bench: compute off the event loop');
+    sections.push(await benchIsolation({ servers: servers.ready, hitPath: tilePath, rounds: quick ? 2 : 5, windowMs: quick ? 1000 : 2000 }));
   } finally {
     await servers.stop();
   }

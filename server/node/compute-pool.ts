@@ -15,6 +15,8 @@ import type { ComputedResult, EncodeRequest } from '../compute/encode-result.ts'
 import { fromWire, type ComputeTask, type TaskAnswer, type WireCall } from '../compute/wire.ts';
 
 const WORKER = new URL('./compute-worker.mjs', import.meta.url).href;
+/** Scheduling priority of compute threads relative to the main thread (Unix nice). */
+const NICE = 10;
 
 export interface ComputePoolOptions {
   /** Threads per pool. @default os.availableParallelism() */
@@ -80,6 +82,10 @@ export class ComputePool {
         atomics: 'disabled',
         resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(16, memoryMb / 16)) },
         recordTiming: false,
+        // Compute yields the CPU to the main thread (routing, cache hits) when both want it:
+        // a cached tile must not wait behind an encoder on a busy box. Needs the optional
+        // @napi-rs/nice; without it threads run at normal priority.
+        niceIncrement: NICE,
       });
       p.on('error', (err) => this.opts.log?.(`tilesmith: compute thread error: ${err instanceof Error ? err.message : err}`));
       this.pools.set(memoryMb, p);
