@@ -59,10 +59,19 @@ describe('style.json', () => {
     expect(style.layers[1]).toMatchObject({ id: 'mandelbrot-raster', type: 'raster', source: 'tilesmith-mandelbrot' });
   });
 
-  it('uses the UDF zoom range and honours X-Forwarded-Proto/Host', async () => {
-    const style = await (await get('/udf/countries/style.json', { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'maps.example.com' } })).json();
-    expect(validateStyleMin(style)).toEqual([]);
-    expect(style.sources['tilesmith-countries']).toMatchObject({ maxzoom: 8, tiles: ['https://maps.example.com/udf/countries/tiles/{z}/{x}/{y}?format=mvt'] });
+  it('uses the UDF zoom range; X-Forwarded-Proto/Host only with trustProxy', async () => {
+    const headers = { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'maps.example.com' };
+    const plain = await (await get('/udf/countries/style.json', { headers })).json();
+    expect(validateStyleMin(plain)).toEqual([]);
+    expect(plain.sources['tilesmith-countries']).toMatchObject({ maxzoom: 8, tiles: [`${server.url.replace('localhost', '127.0.0.1')}/udf/countries/tiles/{z}/{x}/{y}?format=mvt`] });
+    const proxied = await startServer({ dir: EXAMPLES, port: 0, host: '127.0.0.1', cacheDir: join(cacheDir, 'proxy'), trustProxy: true, log: () => {} });
+    try {
+      const style = await (await fetch(`${proxied.url}/udf/countries/style.json`, { headers })).json();
+      expect(validateStyleMin(style)).toEqual([]);
+      expect(style.sources['tilesmith-countries']).toMatchObject({ maxzoom: 8, tiles: ['https://maps.example.com/udf/countries/tiles/{z}/{x}/{y}?format=mvt'] });
+    } finally {
+      await proxied.close();
+    }
   });
 
   it('answers 404 JSON for unknown UDFs and 406 for UDFs without a map layer', async () => {
