@@ -14,7 +14,7 @@ Options:
   --cache-dir D         cache folder (default: $TILESMITH_CACHE_DIR or .tilesmith/cache)
   --no-disk-cache       keep results in memory only
   --memory-cache MB     memory tier size (default 256)
-  --disk-cache MB       disk tier size (default 2048)
+  --disk-cache MB       disk cap: result tier + Python @cache files (default 2048)
   --cache-max-age T     default result lifetime, e.g. 1h, 90d (default 90d)
   --timeout T           default UDF timeout, e.g. 30s (default 120s)
   --python PATH         Python interpreter for Python UDFs (default: $TILESMITH_PYTHON or auto)
