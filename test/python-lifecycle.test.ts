@@ -42,7 +42,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A UDF whose calls fork children that sleep, and report every pid involved. */
 const FORKER = `
-import os, subprocess, time
+import multiprocessing, os, subprocess, time
 from tilesmith import udf
 @udf(timeout="2s", cache_max_age="0s")
 def udf(bounds=None, hold: float = 0, out: str = ""):
@@ -53,6 +53,21 @@ def udf(bounds=None, hold: float = 0, out: str = ""):
         os._exit(0)
     kids.append(pid)
     kids.append(subprocess.Popen(["sleep", "121"]).pid)
+    p = multiprocessing.get_context("fork").Process(target=time.sleep, args=(122,), daemon=True)
+    p.start()
+    kids.append(p.pid)
+    r, w = os.pipe()
+    if os.fork() == 0:  # a daemon: double fork + setsid, so it leaves the worker's process group
+        os.setsid()
+        g = os.fork()
+        if g == 0:
+            time.sleep(123)
+            os._exit(0)
+        os.write(w, str(g).encode())
+        os._exit(0)
+    os.close(w)
+    kids.append(int(os.read(r, 32)))
+    os.close(r)
     if out:
         with open(out, "w") as f:
             f.write(" ".join(map(str, [os.getpid()] + kids)))
@@ -206,7 +221,7 @@ def udf(bounds=None, say: str = "", die: bool = False):
     const res = await get(`/udf/forker/file.json?hold=30&out=${encodeURIComponent(out)}`);
     expect(res.status).toBe(504);
     const [worker, ...kids] = readFileSync(out, 'utf8').trim().split(' ').map(Number);
-    expect(kids).toHaveLength(2);
+    expect(kids).toHaveLength(4);
     expect(await gone([worker, ...kids], 5000)).toEqual([]);
     // The replacement worker serves, and a normal call's children are its own business until the worker ends.
     const ok = (await (await get('/udf/forker/file.json?hold=0')).json()) as any;

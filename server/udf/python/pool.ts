@@ -9,6 +9,7 @@
  * process (PR_SET_PDEATHSIG, see worker.py).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OverloadedError, UdfLoadError, UdfTimeoutError, WorkerCrashedError } from '../../errors.ts';
 import { FrameReader, FrameType, encodeFrame, type Frame } from './protocol.ts';
@@ -86,22 +87,69 @@ const HELLO_TIMEOUT_MS = 60_000;
 const OVERLOADED_RETRY_AFTER_S = 2;
 
 /**
- * SIGKILLs a worker's whole process group (the worker and everything its UDFs forked that
- * stayed in the group). ESRCH (nothing left) is fine.
+ * The descendants of `pid` (Linux: /proc/<pid>/task/<tid>/children); empty elsewhere. Workers
+ * are child subreapers, so processes a UDF detached (double fork + setsid, which leaves the
+ * process group) are found here as the worker's children.
  */
-function killGroup(proc: ChildProcess): void {
-  if (proc.pid) {
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length && out.length < 10_000) {
+    const p = todo.pop()!;
+    let tasks: string[];
     try {
-      process.kill(-proc.pid, 'SIGKILL');
-      return;
+      tasks = readdirSync(`/proc/${p}/task`);
     } catch {
-      // not a group leader (spawn failed half-way) or already gone: fall through
+      continue;
+    }
+    for (const t of tasks) {
+      let kids: string;
+      try {
+        kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const k of kids.split(' ')) {
+        const n = Number(k);
+        if (n > 0 && !out.includes(n)) {
+          out.push(n);
+          todo.push(n);
+        }
+      }
     }
   }
-  try {
-    proc.kill('SIGKILL');
-  } catch {
-    // already gone
+  return out;
+}
+
+/**
+ * SIGKILLs a worker's whole process group (the worker and everything its UDFs forked that
+ * stayed in the group) and any other descendant of it. ESRCH (nothing left) is fine.
+ */
+function killGroup(proc: ChildProcess): void {
+  const pid = proc.pid;
+  const kids = pid ? descendants(pid) : [];
+  let grouped = false;
+  if (pid) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+      grouped = true;
+    } catch {
+      // not a group leader (spawn failed half-way) or already gone
+    }
+  }
+  if (!grouped) {
+    try {
+      proc.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const k of kids) {
+    try {
+      process.kill(k, 'SIGKILL');
+    } catch {
+      // gone with the group
+    }
   }
 }
 
@@ -160,7 +208,11 @@ export class WorkerPool {
     });
   }
 
-  /** Ends every worker (stdin EOF, then SIGKILL after a grace period). */
+  /**
+   * Ends every worker with everything its UDFs started. Workers hold no state worth a graceful
+   * exit (`@cache` writes are atomic), and killing them while they live is the only moment
+   * their detached descendants can still be found.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) this.settle(job, new UdfLoadError('the Python worker pool was closed', 503));
@@ -172,13 +224,9 @@ export class WorkerPool {
               killGroup(w.proc); // whatever its UDFs left running
               return done();
             }
-            const t = setTimeout(() => killGroup(w.proc), 2000);
-            w.proc.once('close', () => {
-              clearTimeout(t);
-              done();
-            });
-            if (w.job) killGroup(w.proc);
-            else w.proc.stdin?.end();
+            // 'exit', not 'close': a detached grandchild may hold the pipes open.
+            w.proc.once('exit', () => done());
+            killGroup(w.proc);
           }),
       ),
     );
@@ -333,7 +381,7 @@ export class WorkerPool {
       // A MemoryError can leave a process fragmented or half-initialised: start a fresh one.
       w.state = 'dead';
       this.workers = this.workers.filter((x) => x !== w);
-      w.proc.stdin!.end();
+      killGroup(w.proc);
       if (!this.closed) this.spawn();
     } else {
       w.state = 'idle';

@@ -989,8 +989,8 @@ def main():
     while True:
         try:
             ftype, header, payload = read_frame()
-        except EOFError:
-            return
+        except EOFError:  # the server closed our stdin: end, with whatever our UDFs started
+            _kill_tree()
         if ftype == b"C":
             handle_call(header)
         elif ftype == b"L":
