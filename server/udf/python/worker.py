@@ -80,7 +80,8 @@ def _kill_tree():
         except OSError:
             pass
     try:
-        os.killpg(os.getpgid(0), signal.SIGKILL)  # our group, ourselves included
+        if os.getpgid(0) == me:  # only a group we lead: never the shell's or the server's group
+            os.killpg(me, signal.SIGKILL)  # our group, ourselves included
     except OSError:
         pass
     os._exit(1)
