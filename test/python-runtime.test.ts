@@ -450,7 +450,17 @@ def udf(bounds=None, seconds: float = 30):
     expect(Date.now() - t1).toBeLessThan(3000);
     // A deadline signal (AbortSignal.timeout) is a timeout too.
     expect((await rejection(udf.runtime!.run(call({}, { signal: AbortSignal.timeout(100) })))).code).toBe('udf_timeout');
-    expect((await udf.runtime!.run(call({ seconds: 0 }))).value).toHaveProperty('pid');
+    // The pool recovers. (The 1 s timeout counts from when a call is queued, so while the
+    // replacements are still starting a call may use it up waiting: try again then.)
+    let value: unknown;
+    for (let i = 0; i < 20 && value === undefined; i++) {
+      try {
+        value = (await udf.runtime!.run(call({ seconds: 0 }))).value;
+      } catch (e) {
+        expect((e as TilesmithError).message).toMatch(/waited .* for a free Python worker/);
+      }
+    }
+    expect(value).toHaveProperty('pid');
   });
 
   it('caps worker memory (per-UDF sidecar config) and reports a MemoryError clearly', async () => {
