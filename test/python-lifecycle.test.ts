@@ -278,6 +278,47 @@ def udf(bounds=None, say: str = "", die: bool = False):
   });
 });
 
+describe.skipIf(!probe.python)('Python crash cool-down', () => {
+  it('rests a crashing UDF, lets one call try it after the cool-down, and a success resets the count', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tilesmith-pycool-'));
+    const flag = path.join(dir, 'healthy');
+    const loader = createPythonLoader({ cacheDir: path.join(dir, 'py'), workers: 2, crashCooldownMs: 700, log: () => {} });
+    try {
+      writeFileSync(path.join(dir, 'flaky.py'), `
+import os, time
+from tilesmith import udf
+@udf
+def udf(bounds=None):
+    time.sleep(0.3)
+    if not os.path.exists(${JSON.stringify(flag)}):
+        os._exit(4)
+    return {"pid": os.getpid()}
+`);
+      const u = await loader.load('flaky', path.join(dir, 'flaky.py'));
+      const run = () => u.runtime!.run({ bounds: null, tile: null, tileSize: 256, params: {}, signal: new AbortController().signal }).then(
+        () => 'ok',
+        (e) => `${e.status} ${e.code}${e.headers?.['Retry-After'] ? ` retry=${e.headers['Retry-After']}` : ''}`,
+      );
+      for (let i = 0; i < 3; i++) expect(await run()).toBe('500 worker_crashed');
+      expect(await run()).toBe('503 udf_unavailable retry=1');
+      await sleep(800);
+      // Cool-down over: the first call tries it (and crashes again), a concurrent one is told to retry.
+      expect((await Promise.all([run(), sleep(50).then(run)])).sort()).toEqual(['500 worker_crashed', '503 udf_unavailable retry=1']);
+      expect(await run()).toMatch(/^503 udf_unavailable/); // a new cool-down
+      await sleep(800);
+      writeFileSync(flag, '');
+      expect(await run()).toBe('ok');
+      // The success reset the count: the next crash is one crash, not a fourth in a row.
+      rmSync(flag);
+      expect(await run()).toBe('500 worker_crashed');
+      expect(await run()).toBe('500 worker_crashed');
+    } finally {
+      await loader.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!probe.python)('Python @cache disk cap', () => {
   it('evicts least recently used @cache files once the folder is over its cap', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'tilesmith-pycap-'));

@@ -24,7 +24,7 @@ export interface UdfSpec {
  * Consecutive worker crashes per `name@codeHash`, shared by all runtimes of a loader.
  * `until`: end of the current cool-down (ms since the epoch), 0 when none.
  */
-export type CrashLedger = Map<string, { count: number; last: string; until: number }>;
+export type CrashLedger = Map<string, { count: number; last: string; until: number; probing?: boolean }>;
 
 /** After this many crashes in a row a UDF rests for a cool-down (503 + Retry-After). */
 export const MAX_CONSECUTIVE_CRASHES = 3;
@@ -88,6 +88,14 @@ export function createPythonRuntime(o: PythonRuntimeOptions): UdfRuntime {
           secs,
         );
       }
+      let probe = false;
+      if (crash && crash.count >= MAX_CONSECUTIVE_CRASHES) {
+        // Cool-down over: one call tries the UDF; the others wait for its outcome.
+        if (crash.probing) {
+          throw new UdfCoolingDownError(`${what} crashed its Python worker ${crash.count} times in a row and is being tried again; retry in a moment`, 1);
+        }
+        crash.probing = probe = true;
+      }
       const params: Record<string, unknown> = { ...call.params };
       for (const [k, p] of Object.entries(o.params)) {
         if (params[k] === undefined && p.default !== undefined) params[k] = p.default;
@@ -108,6 +116,9 @@ export function createPythonRuntime(o: PythonRuntimeOptions): UdfRuntime {
           const cooldown = o.crashCooldownMs ?? DEFAULT_CRASH_COOLDOWN_MS;
           const until = count >= MAX_CONSECUTIVE_CRASHES ? Date.now() + cooldown : 0;
           crashes.set(key, { count, last: err.message.split('\n')[0], until });
+        } else if (probe) {
+          const c = crashes.get(key);
+          if (c) c.probing = false; // timed out or cancelled: neither a crash nor a success
         }
         throw err;
       }
