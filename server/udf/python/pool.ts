@@ -271,8 +271,9 @@ export class WorkerPool {
     }
     const i = this.queue.indexOf(job);
     if (i >= 0) this.queue.splice(i, 1);
+    const why = this.workers.some((w) => w.state === 'starting') ? 'the workers were still starting' : `all ${this.opts.workers} were busy`;
     this.settle(job, new UdfTimeoutError(
-      `${what} waited ${fmtMs(roundMs(Date.now() - job.queuedAt))} for a free Python worker (all ${this.opts.workers} were busy) and reached its timeout of ${limit} before it could start`,
+      `${what} waited ${fmtMs(roundMs(Date.now() - job.queuedAt))} for a free Python worker (${why}) and reached its timeout of ${limit} before it could start`,
     ));
   }
 
