@@ -150,6 +150,22 @@ export class OverloadedError extends TilesmithError {
   }
 }
 
+/**
+ * 503 with `Retry-After`: a UDF crashed its Python worker several times in a row and rests for
+ * a cool-down before it is tried again (so no client can take it down for good).
+ */
+export class UdfCoolingDownError extends TilesmithError {
+  readonly retryAfter: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super('udf_unavailable', message, { retryAfter: retryAfterSeconds });
+    this.name = 'UdfCoolingDownError';
+    this.retryAfter = retryAfterSeconds;
+  }
+  override get headers(): Record<string, string> {
+    return { 'Retry-After': String(this.retryAfter) };
+  }
+}
+
 /** Wraps anything thrown into a TilesmithError (unknown errors become 500 internal_error). */
 export function toTilesmithError(err: unknown): TilesmithError {
   if (err instanceof TilesmithError) return err;

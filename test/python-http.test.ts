@@ -49,7 +49,7 @@ def udf(bounds=None, n: int = 3):
 `);
     writeFileSync(path.join(udfs, 'broken.py'), 'from tilesmith import udf\n@udf\ndef udf(bounds=None):\n    return (\n');
     writeFileSync(path.join(udfs, 'dies.py'), 'import os\nfrom tilesmith import udf\n@udf(cache_max_age="0s")\ndef udf(bounds=None):\n    os._exit(9)\n');
-    server = await startServer({ dir: udfs, port: 0, host: '127.0.0.1', cacheDir: path.join(dir, 'cache'), pythonWorkers: 2, log: () => {} });
+    server = await startServer({ dir: udfs, port: 0, host: '127.0.0.1', cacheDir: path.join(dir, 'cache'), pythonWorkers: 2, pythonCrashCooldownMs: 1500, log: () => {} });
   });
   afterAll(async () => {
     await server?.close();
@@ -122,16 +122,24 @@ def udf(bounds=None, n: int = 3):
     for (const f of fc.features) expect(f.properties.height).toBeGreaterThanOrEqual(5);
   });
 
-  it('answers a crashing UDF with 500 (worker crashed), then 503 after three crashes', async () => {
+  it('answers a crashing UDF with 500 (worker crashed), then 503 + Retry-After during its cool-down, then tries again', async () => {
     const statuses: number[] = [];
     let last: any;
+    let retryAfter: string | null = null;
     for (let i = 0; i < 4; i++) {
       const res = await get(`/udf/dies/tiles/1/0/${i % 2}.mvt`);
       statuses.push(res.status);
+      retryAfter = res.headers.get('retry-after');
       last = await res.json();
     }
     expect(statuses).toEqual([500, 500, 500, 503]);
-    expect(last.message).toMatch(/crashed its Python worker 3 times/);
+    expect(last.message).toMatch(/crashed its Python worker 3 times in a row and is resting/);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(Number(retryAfter)).toBeLessThanOrEqual(2);
     expect((await get('/udf/parcels/tiles/1/0/0.mvt')).status).toBe(200);
+    // After the cool-down the UDF runs again (and, still broken, crashes again: 500, then rests).
+    await new Promise((r) => setTimeout(r, 1600));
+    expect((await get('/udf/dies/tiles/1/1/0.mvt')).status).toBe(500);
+    expect((await get('/udf/dies/tiles/1/1/1.mvt')).status).toBe(503);
   });
 });

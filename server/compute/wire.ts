@@ -19,7 +19,16 @@ export type ComputeTask =
   /** Import a TypeScript UDF module and report its params and options. */
   | { op: 'describe'; path: string; name: string; codeHash: string }
   /** Run a TypeScript UDF; encode its result when `encode` is set, else return it normalised. */
-  | { op: 'ts'; path: string; name: string; codeHash: string; call: WireCall; encode: EncodeRequest | null }
+  | {
+      op: 'ts';
+      path: string;
+      name: string;
+      codeHash: string;
+      call: WireCall;
+      encode: EncodeRequest | null;
+      /** Gets `'start'` when the UDF starts running (its module imported): the timeout counts from then. */
+      port?: import('node:worker_threads').MessagePort;
+    }
   /** Decode a Python worker's result frame, normalise and encode it. */
   | { op: 'frame'; name: string; header: Record<string, any>; payload: Uint8Array; encode: EncodeRequest | null };
 

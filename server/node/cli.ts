@@ -14,12 +14,14 @@ Options:
   --cache-dir D         cache folder (default: $TILESMITH_CACHE_DIR or .tilesmith/cache)
   --no-disk-cache       keep results in memory only
   --memory-cache MB     memory tier size (default 256)
-  --disk-cache MB       disk tier size (default 2048)
+  --disk-cache MB       disk cap: result tier + Python @cache files (default 2048)
   --cache-max-age T     default result lifetime, e.g. 1h, 90d (default 90d)
   --timeout T           default UDF timeout, e.g. 30s (default 120s)
   --python PATH         Python interpreter for Python UDFs (default: $TILESMITH_PYTHON or auto)
   --workers N           Python worker processes (default: one per core)
   --worker-memory MB    memory cap per Python worker (default 2048)
+  --python-queue N      Python calls that may wait for a worker; more get 503 (default max(16, 8 x workers))
+  --python-cache MB     part of --disk-cache for Python @cache files (default a quarter)
   --cors-origin O       Access-Control-Allow-Origin (default *; repeat for several)
   --max-zoom N          highest tile zoom accepted (default 30)
   --public-url URL      base URL written into TileJSON and pages (default: from the request)
@@ -79,6 +81,8 @@ export async function main(argv: string[]): Promise<void> {
         python: { type: 'string' },
         workers: { type: 'string' },
         'worker-memory': { type: 'string' },
+        'python-queue': { type: 'string' },
+        'python-cache': { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
         'max-zoom': { type: 'string' },
         'public-url': { type: 'string' },
@@ -124,6 +128,8 @@ export async function main(argv: string[]): Promise<void> {
     python: v.python,
     pythonWorkers: int('workers', v.workers),
     pythonMemoryMb: int('worker-memory', v['worker-memory']),
+    pythonQueue: int('python-queue', v['python-queue']),
+    pythonCacheBytes: mb('python-cache', v['python-cache']),
     corsOrigin: v['cors-origin'],
     maxZoom: int('max-zoom', v['max-zoom']),
     publicUrl: v['public-url'],
@@ -138,13 +144,20 @@ export async function main(argv: string[]): Promise<void> {
   });
   console.error(`tilesmith: serving ${server.registry.list().length} UDFs from ${dir} at ${server.url}`);
   let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) process.exit(1);
+  // close() drains in-flight requests (10 s at most), then stops the Python workers.
+  const stop = async (why: string) => {
+    if (stopping) process.exit(1); // a second Ctrl-C: stop now
     stopping = true;
-    console.error(`tilesmith: ${signal}, shutting down`);
+    console.error(`tilesmith: ${why}, shutting down`);
     await server.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Started by a launcher (npx, npm, a shell script) that was killed, even with SIGKILL: we are
+  // re-parented, so stop rather than run on (with our Python workers) unseen.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent && !stopping) void stop(`parent process ${parent} exited`);
+  }, 500).unref();
 }

@@ -9,12 +9,15 @@
  * crash — and is maintained by the Node.js team's ecosystem.
  */
 import { availableParallelism } from 'node:os';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { UdfError, UdfTimeoutError, WorkerCrashedError } from '../errors.ts';
 import type { ComputedResult, EncodeRequest } from '../compute/encode-result.ts';
 import { fromWire, type ComputeTask, type TaskAnswer, type WireCall } from '../compute/wire.ts';
 
 const WORKER = new URL('./compute-worker.mjs', import.meta.url).href;
+/** Longest a task may wait for a thread and its UDF module's import before its timeout starts. */
+const STARTUP_MS = 30_000;
 /** Scheduling priority of compute threads relative to the main thread (Unix nice). */
 const NICE = 10;
 
@@ -134,29 +137,49 @@ export class ComputePool {
   private async run(task: ComputeTask, o: PoolRunOptions): Promise<TaskAnswer> {
     if (this.closed) throw new WorkerCrashedError('the compute pool is closed (the server is shutting down)');
     const memoryMb = o.memoryMb ?? this.memoryMb;
-    const timeout = o.timeoutMs !== undefined && Number.isFinite(o.timeoutMs) ? AbortSignal.timeout(Math.max(1, o.timeoutMs)) : undefined;
-    const signal = timeout && o.signal ? AbortSignal.any([o.signal, timeout]) : (timeout ?? o.signal);
-    const transferList = task.op === 'frame' && task.payload.byteLength ? [ownBuffer(task)] : undefined;
+    const limited = o.timeoutMs !== undefined && Number.isFinite(o.timeoutMs);
+    // The timeout counts from when the UDF starts running, not while a fresh thread boots or
+    // imports the module (a replaced thread must not eat a short timeout); the wait for a
+    // thread and the import are bounded separately.
+    const timeout = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let channel: MessageChannel | undefined;
+    const arm = (ms: number) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => timeout.abort(new Error('timeout')), Math.max(1, ms));
+    };
+    if (limited && task.op === 'ts') {
+      channel = new MessageChannel();
+      task.port = channel.port2;
+      channel.port1.once('message', () => arm(o.timeoutMs!));
+      channel.port1.unref();
+      arm(Math.max(o.timeoutMs!, STARTUP_MS));
+    } else if (limited) {
+      arm(o.timeoutMs!);
+    }
+    const signal = limited && o.signal ? AbortSignal.any([o.signal, timeout.signal]) : limited ? timeout.signal : o.signal;
+    const transferList: Transferable[] = [];
+    if (task.op === 'frame' && task.payload.byteLength) transferList.push(ownBuffer(task));
+    if (channel) transferList.push(channel.port2 as unknown as Transferable);
     this.running++;
     try {
       return (await this.pool(memoryMb).run(task, { signal, transferList: transferList as any })) as TaskAnswer;
     } catch (err) {
       const e = err as Error & { code?: string };
-      if (timeout?.aborted) {
-        this.restarts++;
+      this.restarts++;
+      if (timeout.signal.aborted) {
         throw new UdfTimeoutError(`${o.what} ran longer than its timeout of ${fmtMs(o.timeoutMs!)}; its thread was stopped.`);
       }
       if (o.signal?.aborted) {
-        this.restarts++;
         throw o.signal.reason instanceof Error ? o.signal.reason : new DOMException(`${o.what} was cancelled`, 'AbortError');
       }
       if (e?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        this.restarts++;
         throw new UdfError(`${o.what} ran out of memory: it went over the limit of ${memoryMb} MB per thread (--udf-memory, or the UDF's memory option). Its thread was replaced.`);
       }
-      this.restarts++;
       throw new WorkerCrashedError(`${o.what} stopped its compute thread (${e?.message ?? String(err)}); the thread was replaced.`);
     } finally {
+      clearTimeout(timer);
+      channel?.port1.close();
       this.running--;
     }
   }

@@ -87,6 +87,8 @@ function standalone(body: Uint8Array): Uint8Array {
 
 async function runTs(task: Extract<ComputeTask, { op: 'ts' }>): Promise<TaskAnswer> {
   const def = await loadDefinition(task.path, task.codeHash);
+  task.port?.postMessage('start');
+  task.port?.close();
   const logs: string[] = [];
   const tu = performance.now();
   let value: unknown;

@@ -38,6 +38,14 @@ export interface ServerOptions {
   pythonWorkers?: number;
   /** Memory cap per Python worker in MB. @default 2048 */
   pythonMemoryMb?: number;
+  /** Python calls that may wait for a worker (per pool); more get 503 + Retry-After. @default max(16, 8 × workers) */
+  pythonQueue?: number;
+  /** Rest after 3 Python worker crashes in a row of one UDF (503 + Retry-After). @default 30000 */
+  pythonCrashCooldownMs?: number;
+  /** Share of `diskCacheBytes` for Python `@cache` files (the results get the rest). @default a quarter */
+  pythonCacheBytes?: number;
+  /** `close()` lets in-flight requests finish for this long, then drops the connections. @default 10000 */
+  shutdownGraceMs?: number;
   corsOrigin?: string | string[];
   maxZoom?: number;
   publicUrl?: string;
@@ -97,6 +105,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const cores = availableParallelism();
   const threads = options.threads ?? cores;
   const pool = threads > 0 ? new ComputePool({ threads, memoryMb: options.udfMemoryMb, log }) : undefined;
+  // One disk budget: Python @cache files get their share, results the rest.
+  const diskTotal = options.diskCacheBytes ?? 2 * 1024 ** 3;
+  const pyCacheBytes = Math.min(options.pythonCacheBytes ?? Math.floor(diskTotal / 4), diskTotal);
   const loaders: UdfLoader[] = [createTsLoader({ timeoutMs, pool })];
   const createPythonLoader = await optional('../udf/python/loader.ts', (m) => m.createPythonLoader);
   if (createPythonLoader) {
@@ -107,6 +118,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         memoryMb: options.pythonMemoryMb,
         cacheDir: resolve(cacheDir, 'py'),
         timeoutMs,
+        maxQueue: options.pythonQueue,
+        crashCooldownMs: options.pythonCrashCooldownMs,
+        cacheMaxBytes: pyCacheBytes,
         log,
         encodeFrame: pool
           ? (name: string, frame: { header: Record<string, any>; payload: Uint8Array }, encode: any, o: { signal?: AbortSignal; what: string }) =>
@@ -127,7 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     dir: resolve(cacheDir, 'results'),
     disk: options.diskCache ?? true,
     memoryBytes: options.memoryCacheBytes,
-    diskBytes: options.diskCacheBytes,
+    diskBytes: createPythonLoader ? Math.max(diskTotal - pyCacheBytes, 0) : diskTotal,
   });
   const extraRoutes: Array<(h: AppHelpers) => Hono> = [];
   const createClientRoutes = await optional('../routes/clients.ts', (m) => m.createClientRoutes);
@@ -169,9 +183,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     cache,
     close() {
       closed ??= (async () => {
+        // Drain: stop accepting, let in-flight requests finish (bounded), then drop the rest.
         await new Promise<void>((r) => {
-          server.close(() => r());
-          (server as any).closeAllConnections?.();
+          const force = setTimeout(() => (server as any).closeAllConnections?.(), options.shutdownGraceMs ?? 10_000);
+          // Keep-alive sockets become idle as their last request ends: close them as they do.
+          const idle = setInterval(() => (server as any).closeIdleConnections?.(), 100);
+          server.close(() => {
+            clearTimeout(force);
+            clearInterval(idle);
+            r();
+          });
+          (server as any).closeIdleConnections?.();
         });
         await registry.close();
         await pool?.close();

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import type { LoadedUdf, ParamSpecs, UdfLoader, UdfOptions } from '../../types.ts';
+import { createPyCacheSweeper } from './cache-sweeper.ts';
 import { findPython, type ProbeResult } from './interpreter.ts';
 import { WorkerPool } from './pool.ts';
 import { FrameType } from './protocol.ts';
@@ -26,6 +27,14 @@ export interface PythonLoaderOptions {
   timeoutMs?: number;
   /** Environment variables for every worker. */
   env?: Record<string, string>;
+  /** Calls that may wait for a worker, per pool; more get 503 + Retry-After. @default max(16, 8 × workers) */
+  maxQueue?: number;
+  /** How long a UDF rests (503 + Retry-After) after 3 worker crashes in a row. @default 30000 */
+  crashCooldownMs?: number;
+  /** Cap on the `@cache` files under `cacheDir` (least recently used go first); 0 = none. @default 512 MB */
+  cacheMaxBytes?: number;
+  /** How often the `@cache` folder is measured against `cacheMaxBytes`. @default 60000 */
+  cacheSweepMs?: number;
   log?: (msg: string) => void;
   /**
    * Decodes, normalises and encodes results off the main thread (the Node compute pool).
@@ -77,6 +86,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
   const log = opts.log ?? (() => {});
   const pools = new Map<string, WorkerPool>();
   const crashes: CrashLedger = new Map();
+  const sweeper = createPyCacheSweeper({ dir: cacheDir, maxBytes: opts.cacheMaxBytes ?? 512 * 2 ** 20, intervalMs: opts.cacheSweepMs, log });
   let probe: Promise<ProbeResult> | undefined;
 
   const defaultPython = () =>
@@ -92,7 +102,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
   const poolFor = (python: string, mem: number, env: Record<string, string>, n: number) => {
     const key = JSON.stringify([python, mem, Object.entries(env).sort(), n]);
     let pool = pools.get(key);
-    if (!pool) pools.set(key, (pool = new WorkerPool({ python, workers: n, memoryMb: mem, cacheDir, env, log })));
+    if (!pool) pools.set(key, (pool = new WorkerPool({ python, workers: n, memoryMb: mem, cacheDir, env, log, maxQueue: opts.maxQueue })));
     return pool;
   };
 
@@ -210,11 +220,12 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
         params,
         options,
         timeoutMs,
-        runtime: createPythonRuntime({ spec, params, pool, timeoutMs, memoryMb: mem, crashes, encodeFrame: opts.encodeFrame }),
+        runtime: createPythonRuntime({ spec, params, pool, timeoutMs, memoryMb: mem, crashes, crashCooldownMs: opts.crashCooldownMs, encodeFrame: opts.encodeFrame }),
       };
     },
 
     async close() {
+      await sweeper.stop();
       await Promise.all([...pools.values()].map((p) => p.close()));
       pools.clear();
     },

@@ -1,11 +1,17 @@
 /**
  * A pool of persistent Python worker processes (worker.py). All `workers` start on first use,
  * keep their imported UDF modules between calls, and are replaced when they crash, time out
- * or run out of memory. Requests queue while every worker is busy.
+ * or run out of memory. Requests queue while every worker is busy; the queue is bounded
+ * (`maxQueue`, then `OverloadedError`) and a request's timeout counts from when it was queued.
+ *
+ * Each worker leads its own process group (`detached`), so killing a worker kills whatever a
+ * UDF forked (os.fork, subprocess, multiprocessing) with it; the worker itself dies with this
+ * process (PR_SET_PDEATHSIG, see worker.py).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { UdfLoadError, UdfTimeoutError, WorkerCrashedError } from '../../errors.ts';
+import { OverloadedError, UdfLoadError, UdfTimeoutError, WorkerCrashedError } from '../../errors.ts';
 import { FrameReader, FrameType, encodeFrame, type Frame } from './protocol.ts';
 
 /** The worker script; its folder (holding the `tilesmith` and `fused` packages) becomes sys.path[0]. */
@@ -22,6 +28,8 @@ export interface WorkerPoolOptions {
   cacheDir: string;
   /** Extra environment variables for the workers. */
   env?: Record<string, string>;
+  /** Most calls waiting for a worker; more are refused with `OverloadedError` (503). @default max(16, 8 × workers) */
+  maxQueue?: number;
   log?: (msg: string) => void;
 }
 
@@ -32,7 +40,7 @@ export interface PoolRequest {
   parts?: Uint8Array[];
   /** Aborting kills the worker running the request (Python code cannot be interrupted safely). */
   signal?: AbortSignal;
-  /** Wall-clock limit once a worker runs the request. */
+  /** Wall-clock limit, counted from when the request is queued: waiting for a worker uses it up too. */
   timeoutMs?: number;
   /** For messages, e.g. `UDF "parcels"`. */
   what: string;
@@ -54,6 +62,10 @@ interface Job {
   worker?: Worker;
   timer?: NodeJS.Timeout;
   onAbort?: () => void;
+  queuedAt: number;
+  startedAt?: number;
+  /** `Worker.stderrTotal` when the job was dispatched: what came after is this call's stderr. */
+  stderrMark?: number;
 }
 
 interface Worker {
@@ -61,13 +73,85 @@ interface Worker {
   pid: number;
   state: 'starting' | 'idle' | 'busy' | 'dead';
   job?: Job;
+  /** The last STDERR_TAIL characters the worker wrote to stderr (for the server log only). */
   stderr: string;
+  /** Characters written to stderr since the worker started. */
+  stderrTotal: number;
   affinity: Set<string>;
   helloTimer?: NodeJS.Timeout;
 }
 
 const STDERR_TAIL = 4000;
 const HELLO_TIMEOUT_MS = 60_000;
+/** Seconds a client is told to wait when the queue is full. */
+const OVERLOADED_RETRY_AFTER_S = 2;
+
+/**
+ * The descendants of `pid` (Linux: /proc/<pid>/task/<tid>/children); empty elsewhere. Workers
+ * are child subreapers, so processes a UDF detached (double fork + setsid, which leaves the
+ * process group) are found here as the worker's children.
+ */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length && out.length < 10_000) {
+    const p = todo.pop()!;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const t of tasks) {
+      let kids: string;
+      try {
+        kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const k of kids.split(' ')) {
+        const n = Number(k);
+        if (n > 0 && !out.includes(n)) {
+          out.push(n);
+          todo.push(n);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * SIGKILLs a worker's whole process group (the worker and everything its UDFs forked that
+ * stayed in the group) and any other descendant of it. ESRCH (nothing left) is fine.
+ */
+function killGroup(proc: ChildProcess): void {
+  const pid = proc.pid;
+  const kids = pid ? descendants(pid) : [];
+  let grouped = false;
+  if (pid) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+      grouped = true;
+    } catch {
+      // not a group leader (spawn failed half-way) or already gone
+    }
+  }
+  if (!grouped) {
+    try {
+      proc.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const k of kids) {
+    try {
+      process.kill(k, 'SIGKILL');
+    } catch {
+      // gone with the group
+    }
+  }
+}
 
 /**
  * Runs requests on persistent Python workers.
@@ -93,8 +177,22 @@ export class WorkerPool {
   request(req: PoolRequest): Promise<PoolResponse> {
     if (this.closed) return Promise.reject(new UdfLoadError('the Python worker pool is closed', 503));
     if (req.signal?.aborted) return Promise.reject(abortError(req));
+    const maxQueue = this.opts.maxQueue ?? Math.max(16, 8 * this.opts.workers);
+    if (req.type === FrameType.call && !this.workers.some((w) => w.state === 'idle')) {
+      let waiting = 0;
+      for (const j of this.queue) if (j.req.type === FrameType.call) waiting++;
+      if (waiting >= maxQueue) {
+        return Promise.reject(
+          new OverloadedError(
+            `${req.what} was not started: all ${this.opts.workers} Python workers are busy and ${waiting} calls are already waiting; retry in a few seconds`,
+            OVERLOADED_RETRY_AFTER_S,
+          ),
+        );
+      }
+    }
     return new Promise<PoolResponse>((resolve, reject) => {
-      const job: Job = { id: this.nextId++, req, resolve, reject };
+      const job: Job = { id: this.nextId++, req, resolve, reject, queuedAt: Date.now() };
+      if (req.timeoutMs && req.timeoutMs > 0) job.timer = setTimeout(() => this.expire(job), req.timeoutMs);
       if (req.signal) {
         job.onAbort = () => this.abort(job);
         req.signal.addEventListener('abort', job.onAbort, { once: true });
@@ -110,7 +208,11 @@ export class WorkerPool {
     });
   }
 
-  /** Ends every worker (stdin EOF, then SIGKILL after a grace period). */
+  /**
+   * Ends every worker with everything its UDFs started. Workers hold no state worth a graceful
+   * exit (`@cache` writes are atomic), and killing them while they live is the only moment
+   * their detached descendants can still be found.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) this.settle(job, new UdfLoadError('the Python worker pool was closed', 503));
@@ -118,14 +220,13 @@ export class WorkerPool {
       this.workers.map(
         (w) =>
           new Promise<void>((done) => {
-            if (w.proc.exitCode !== null || w.proc.signalCode !== null) return done();
-            const t = setTimeout(() => w.proc.kill('SIGKILL'), 2000);
-            w.proc.once('close', () => {
-              clearTimeout(t);
-              done();
-            });
-            if (w.job) w.proc.kill('SIGKILL');
-            else w.proc.stdin?.end();
+            if (w.proc.exitCode !== null || w.proc.signalCode !== null) {
+              killGroup(w.proc); // whatever its UDFs left running
+              return done();
+            }
+            // 'exit', not 'close': a detached grandchild may hold the pipes open.
+            w.proc.once('exit', () => done());
+            killGroup(w.proc);
           }),
       ),
     );
@@ -150,13 +251,30 @@ export class WorkerPool {
     w.state = 'busy';
     w.job = job;
     job.worker = w;
-    if (job.req.timeoutMs && job.req.timeoutMs > 0) {
-      job.timer = setTimeout(() => {
-        this.kill(w);
-        this.settle(job, new UdfTimeoutError(`${job.req.what} ran past its timeout of ${fmtMs(job.req.timeoutMs!)}; its worker was stopped`));
-      }, job.req.timeoutMs);
-    }
+    job.startedAt = Date.now();
+    job.stderrMark = w.stderrTotal;
     w.proc.stdin!.write(encodeFrame(job.req.type, { ...job.req.header, id: job.id }, job.req.parts));
+  }
+
+  /** The job's deadline passed: while queued it is dropped; while running its worker is killed. */
+  private expire(job: Job): void {
+    const limit = fmtMs(job.req.timeoutMs!);
+    const what = job.req.what;
+    if (job.worker && job.worker.job === job) {
+      const waited = job.startedAt! - job.queuedAt;
+      this.kill(job.worker);
+      this.settle(job, new UdfTimeoutError(
+        `${what} ran past its timeout of ${limit}; its worker was stopped` +
+          (waited >= 100 ? ` (the call first waited ${fmtMs(roundMs(waited))} for a free Python worker)` : ''),
+      ));
+      return;
+    }
+    const i = this.queue.indexOf(job);
+    if (i >= 0) this.queue.splice(i, 1);
+    const why = this.workers.some((w) => w.state === 'starting') ? 'the workers were still starting' : `all ${this.opts.workers} were busy`;
+    this.settle(job, new UdfTimeoutError(
+      `${what} waited ${fmtMs(roundMs(Date.now() - job.queuedAt))} for a free Python worker (${why}) and reached its timeout of ${limit} before it could start`,
+    ));
   }
 
   private abort(job: Job): void {
@@ -183,7 +301,7 @@ export class WorkerPool {
     if (w.state === 'dead') return;
     w.state = 'dead';
     w.job = undefined;
-    w.proc.kill('SIGKILL');
+    killGroup(w.proc);
     this.workers = this.workers.filter((x) => x !== w);
     if (!this.closed) this.spawn();
     this.pump();
@@ -202,9 +320,13 @@ export class WorkerPool {
       ...o.env,
       TILESMITH_MEMORY_MB: String(o.memoryMb),
       TILESMITH_CACHE_DIR: o.cacheDir,
+      // The worker dies with this process: it checks it is still our child after PR_SET_PDEATHSIG.
+      TILESMITH_PARENT_PID: String(process.pid),
     };
-    const proc = spawn(o.python, [WORKER_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'], env });
-    const w: Worker = { proc, pid: proc.pid ?? -1, state: 'starting', stderr: '', affinity: new Set() };
+    // detached: the worker leads a new process group (and session), so a group kill takes
+    // everything its UDFs forked, and Ctrl-C in the terminal does not reach it (Node decides).
+    const proc = spawn(o.python, [WORKER_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'], env, detached: true });
+    const w: Worker = { proc, pid: proc.pid ?? -1, state: 'starting', stderr: '', stderrTotal: 0, affinity: new Set() };
     this.workers.push(w);
     const reader = new FrameReader();
     proc.stdout!.on('data', (chunk: Buffer) => {
@@ -219,7 +341,9 @@ export class WorkerPool {
       for (const f of frames) this.onFrame(w, f);
     });
     proc.stderr!.on('data', (chunk: Buffer) => {
-      w.stderr = (w.stderr + chunk.toString('utf8')).slice(-STDERR_TAIL);
+      const text = chunk.toString('utf8');
+      w.stderrTotal += text.length;
+      w.stderr = (w.stderr + text).slice(-STDERR_TAIL);
     });
     proc.stdin!.on('error', () => {}); // EPIPE when it dies: reported through 'close'
     let ended = false;
@@ -229,10 +353,17 @@ export class WorkerPool {
       this.onExit(w, code, signal, error);
     };
     proc.on('error', (err) => end(null, null, err));
+    // 'close' waits for stdout/stderr to be drained, but a forked child holding the pipes
+    // would delay it forever: on 'exit' kill the group (its children), then give the pipes a
+    // moment to deliver the last output.
+    proc.on('exit', (code, signal) => {
+      killGroup(proc);
+      setTimeout(() => end(code, signal), 1000).unref();
+    });
     proc.on('close', (code, signal) => end(code, signal));
     w.helloTimer = setTimeout(() => {
       w.stderr += `\n[tilesmith] the worker did not start within ${HELLO_TIMEOUT_MS / 1000} s`;
-      proc.kill('SIGKILL');
+      killGroup(proc);
     }, HELLO_TIMEOUT_MS);
   }
 
@@ -251,7 +382,7 @@ export class WorkerPool {
       // A MemoryError can leave a process fragmented or half-initialised: start a fresh one.
       w.state = 'dead';
       this.workers = this.workers.filter((x) => x !== w);
-      w.proc.stdin!.end();
+      killGroup(w.proc);
       if (!this.closed) this.spawn();
     } else {
       w.state = 'idle';
@@ -271,25 +402,29 @@ export class WorkerPool {
       : signal
         ? `crashed (signal ${signal}${signal === 'SIGKILL' ? ': killed by the out-of-memory killer or another process' : ''})`
         : `crashed (exit code ${code})`;
+    // The stderr tail goes to the server log only: it may hold what earlier calls printed.
+    // An error carries (in details, shown with --dev) just what was written during its call.
     const tail = w.stderr.trim() ? `\n--- last lines of its stderr ---\n${w.stderr.trim().split('\n').slice(-20).join('\n')}` : '';
     const job = w.job;
     w.job = undefined;
     if (job) {
-      this.settle(job, new WorkerCrashedError(`the Python worker ${how} while running ${job.req.what}${tail}`, {
-        exitCode: code, signal, stderr: w.stderr, pid: w.pid,
+      const since = w.stderrTotal - (job.stderrMark ?? w.stderrTotal);
+      const own = since > 0 ? w.stderr.slice(-Math.min(since, w.stderr.length)) : '';
+      this.settle(job, new WorkerCrashedError(`the Python worker ${how} while running ${job.req.what}`, {
+        exitCode: code, signal, stderr: own, pid: w.pid,
       }));
     }
     if (wasStarting) {
       // A worker that cannot start will not start on retry either: fail what waits, retry on demand.
-      const msg = `the Python worker (${this.opts.python}) ${how.replace(/^crashed/, 'exited at start-up')}${tail}`;
-      this.opts.log?.(`[python] ${msg}`);
+      const msg = `the Python worker (${this.opts.python}) ${how.replace(/^crashed/, 'exited at start-up')}`;
+      this.opts.log?.(`[python] ${msg}${tail}`);
       if (!this.workers.some((x) => x.state !== 'dead')) {
         for (const j of this.queue.splice(0)) this.settle(j, new UdfLoadError(msg, 503, { stderr: w.stderr }));
       }
       return;
     }
     if (!wasKilledByUs && !this.closed) {
-      this.opts.log?.(`[python] worker ${w.pid} ${how}; starting a replacement`);
+      this.opts.log?.(`[python] worker ${w.pid} ${how}${job ? ` while running ${job.req.what}` : ''}; starting a replacement${tail}`);
       this.spawn();
     }
     this.pump();
@@ -305,6 +440,12 @@ function abortError(req: PoolRequest): unknown {
   return reason instanceof Error ? reason : new DOMException(`${req.what} was cancelled`, 'AbortError');
 }
 
+/** Rounds a measured wait to something readable (tenths of a second). */
+function roundMs(ms: number): number {
+  return ms >= 1000 ? Math.round(ms / 100) * 100 : Math.round(ms);
+}
+
 function fmtMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+  if (ms % 1000 === 0) return `${ms / 1000} s`;
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`;
 }

@@ -1,8 +1,8 @@
 /**
  * The UdfRuntime of one loaded Python UDF: sends calls to the worker pool, turns answers into
- * values and errors, and disables a UDF that keeps crashing its workers.
+ * values and errors, and rests a UDF that keeps crashing its workers for a cool-down.
  */
-import { UdfError, UdfLoadError, WorkerCrashedError } from '../../errors.ts';
+import { HttpError, UdfCoolingDownError, UdfError, UdfLoadError, WorkerCrashedError } from '../../errors.ts';
 import type { ComputedResult, EncodeRequest, ParamSpecs, UdfCall, UdfOutput, UdfRuntime } from '../../types.ts';
 import type { WorkerPool } from './pool.ts';
 import { FrameType, decodeResult, type Frame } from './protocol.ts';
@@ -20,11 +20,16 @@ export interface UdfSpec {
   entrypoint?: string;
 }
 
-/** Consecutive worker crashes per `name@codeHash`, shared by all runtimes of a loader. */
-export type CrashLedger = Map<string, { count: number; last: string }>;
+/**
+ * Consecutive worker crashes per `name@codeHash`, shared by all runtimes of a loader.
+ * `until`: end of the current cool-down (ms since the epoch), 0 when none.
+ */
+export type CrashLedger = Map<string, { count: number; last: string; until: number; probing?: boolean }>;
 
-/** After this many crashes in a row a UDF answers 503 until its code changes. */
+/** After this many crashes in a row a UDF rests for a cool-down (503 + Retry-After). */
 export const MAX_CONSECUTIVE_CRASHES = 3;
+/** Default cool-down after MAX_CONSECUTIVE_CRASHES crashes in a row. */
+export const DEFAULT_CRASH_COOLDOWN_MS = 30_000;
 
 export interface PythonRuntimeOptions {
   spec: UdfSpec;
@@ -43,6 +48,8 @@ export interface PythonRuntimeOptions {
     encode: EncodeRequest,
     o: { signal?: AbortSignal; what: string },
   ) => Promise<ComputedResult>;
+  /** How long a UDF rests after MAX_CONSECUTIVE_CRASHES crashes in a row. @default 30000 */
+  crashCooldownMs?: number;
 }
 
 /** Maps a worker's error frame onto the server's error classes. */
@@ -59,6 +66,12 @@ export function frameError(name: string, frame: Frame, memoryMb: number): Error 
       return new UdfLoadError(`UDF "${name}" failed to load: ${h.message}`, 500, details);
     case 'unsupported':
       return new UdfError(`UDF "${name}": ${h.message}`, details);
+    case 'http': {
+      // tilesmith.BadRequest / HttpError or fastapi.HTTPException with a 4xx status: the UDF's answer.
+      const status = Number(h.status);
+      if (Number.isInteger(status) && status >= 400 && status <= 499) return new HttpError(status, String(h.message ?? ''));
+      return new UdfError(`UDF "${name}" raised an HTTP error with status ${h.status}: ${h.message}`, details);
+    }
     default:
       return new UdfError(`UDF "${name}" raised ${h.message}`, details);
   }
@@ -75,11 +88,23 @@ export function createPythonRuntime(o: PythonRuntimeOptions): UdfRuntime {
   /** Sends the call to a worker; resolves with its result frame (error frames become errors). */
   async function callFrame(call: UdfCall): Promise<Frame> {
     const crash = crashes.get(key);
-    if (crash && crash.count >= MAX_CONSECUTIVE_CRASHES) {
-      throw new UdfLoadError(
-        `${what} crashed its Python worker ${crash.count} times in a row and is disabled until its code changes. Last crash: ${crash.last}`,
-        503,
+    const now = Date.now();
+    if (crash && crash.until > now) {
+      // Resting: no client can keep a crashing UDF busy (or down for good); after the
+      // cool-down one call may try again, and another crash starts a new cool-down.
+      const secs = Math.max(1, Math.ceil((crash.until - now) / 1000));
+      throw new UdfCoolingDownError(
+        `${what} crashed its Python worker ${crash.count} times in a row and is resting; it will be tried again in ${secs} s (last crash: ${crash.last})`,
+        secs,
       );
+    }
+    let probe = false;
+    if (crash && crash.count >= MAX_CONSECUTIVE_CRASHES) {
+      // Cool-down over: one call tries the UDF; the others wait for its outcome.
+      if (crash.probing) {
+        throw new UdfCoolingDownError(`${what} crashed its Python worker ${crash.count} times in a row and is being tried again; retry in a moment`, 1);
+      }
+      crash.probing = probe = true;
     }
     const params: Record<string, unknown> = { ...call.params };
     for (const [k, p] of Object.entries(o.params)) {
@@ -97,8 +122,13 @@ export function createPythonRuntime(o: PythonRuntimeOptions): UdfRuntime {
       }));
     } catch (err) {
       if (err instanceof WorkerCrashedError) {
-        const prev = crashes.get(key)?.count ?? 0;
-        crashes.set(key, { count: prev + 1, last: err.message.split('\n')[0] });
+        const count = (crashes.get(key)?.count ?? 0) + 1;
+        const cooldown = o.crashCooldownMs ?? DEFAULT_CRASH_COOLDOWN_MS;
+        const until = count >= MAX_CONSECUTIVE_CRASHES ? Date.now() + cooldown : 0;
+        crashes.set(key, { count, last: err.message.split('\n')[0], until });
+      } else if (probe) {
+        const c = crashes.get(key);
+        if (c) c.probing = false; // timed out or cancelled: neither a crash nor a success
       }
       throw err;
     }

@@ -49,6 +49,85 @@ import shutil  # noqa: E402
 # Ctrl-C in the server's terminal reaches the whole process group; Node decides when we stop.
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 
+
+# --- 3. Die with the server, and take everything a UDF forked along. ----------------------
+# Node starts us as the leader of a new process group and kills the group when it stops us.
+# If Node itself is killed (even SIGKILL), the kernel sends us SIGTERM (PR_SET_PDEATHSIG);
+# we then SIGKILL our group and every descendant. As a child subreaper, processes a UDF
+# detached from (double fork, setsid) are re-parented to us, so we still find them.
+def _kill_tree():
+    me = os.getpid()
+    todo, seen = [me], set()
+    while todo:  # descendants via /proc/<pid>/task/<tid>/children
+        pid = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                    kids = [int(x) for x in fh.read().split()]
+            except (OSError, ValueError):
+                continue
+            for k in kids:
+                if k not in seen:
+                    seen.add(k)
+                    todo.append(k)
+    for k in seen:
+        try:
+            os.kill(k, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        if os.getpgid(0) == me:  # only a group we lead: never the shell's or the server's group
+            os.killpg(me, signal.SIGKILL)  # our group, ourselves included
+    except OSError:
+        pass
+    os._exit(1)
+
+
+_WORKER_PID = os.getpid()
+
+
+def _on_parent_death(signum, frame):
+    if os.getpid() != _WORKER_PID:  # a forked child inherited this handler: plain SIGTERM for it
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    _kill_tree()
+
+
+def _setup_parent_death():
+    parent = int(os.environ.get("TILESMITH_PARENT_PID", "0") or 0)
+    signal.signal(signal.SIGTERM, _on_parent_death)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except Exception as e:  # not Linux: the watcher thread below still notices
+        print(f"tilesmith worker: prctl is not available ({e}); polling for the server instead", file=sys.stderr)
+    if parent and os.getppid() != parent:  # the server died before prctl took effect
+        _kill_tree()
+    if parent:
+        # A signal handler only runs between bytecodes; this thread also covers a main thread
+        # that sits in a long C call which releases the GIL.
+        import threading
+
+        def watch():
+            while True:
+                time.sleep(1.0)
+                if os.getppid() != parent:
+                    _kill_tree()
+
+        threading.Thread(target=watch, name="tilesmith-parent-watch", daemon=True).start()
+
+
+_setup_parent_death()
+
 # Loaded once per process: UDF calls never pay these imports.
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -151,6 +230,12 @@ def _clean_floats(v):
 
 def send(ftype, header, buffers=()):
     """Writes one frame; buffers are placed at 8-byte aligned offsets listed in header.buffers."""
+    _write_frame(pack(ftype, header, buffers))
+
+
+def pack(ftype, header, buffers=()):
+    """Builds a frame without writing anything, so a value that cannot be encoded raises before
+    a single byte reaches the protocol pipe (and becomes an error frame instead)."""
     offsets = []
     pos = 0
     padded = []
@@ -168,9 +253,11 @@ def send(ftype, header, buffers=()):
         hjson = json.dumps(header, default=_json_default, allow_nan=False, separators=(",", ":")).encode()
     except ValueError:
         hjson = json.dumps(_clean_floats(header), default=_json_default, separators=(",", ":")).encode()
-    _out.write(struct.pack("<IcI", 5 + len(hjson) + pos, ftype, len(hjson)))
-    _out.write(hjson)
-    for p in padded:
+    return [struct.pack("<IcI", 5 + len(hjson) + pos, ftype, len(hjson)), hjson] + padded
+
+
+def _write_frame(parts):
+    for p in parts:
         _out.write(p)
     _out.flush()
 
@@ -555,12 +642,11 @@ def encode_result(value):
     if value is None:
         return {"t": "json", "value": None}, bufs
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], np.ndarray):
+        if value[0].size == 0:
+            return {"t": "json", "value": None}, bufs  # nothing in this area
         return _encode_raster(value[0], bufs, _bounds_of(value[1])), bufs
     if isinstance(value, np.ndarray):
-        if value.ndim in (2, 3):
-            return _encode_raster(value, bufs, None), bufs
-        if value.ndim == 1:
-            return {"t": "json", "value": value.tolist()}, bufs
+        return _encode_array(value, bufs), bufs
     gpd = sys.modules.get("geopandas")
     if gpd is not None:
         if isinstance(value, gpd.GeoDataFrame):
@@ -592,6 +678,43 @@ def encode_result(value):
                       f"supported return types: {_SUPPORTED}")
 
 
+_ARRAYS = ("numpy arrays are served as rasters when 2-D (height, width) or 3-D with 1 to 4 bands (bands-first or "
+           "bands-last) of bool, int8/16/32/64, uint8/16/32/64 or float16/32/64 values; 1-D arrays of numbers, strings, "
+           "booleans or dates become a JSON list; an array with no elements is an empty result")
+
+
+def _encode_array(arr, bufs):
+    """A bare numpy array: empty result, JSON list (1-D) or raster (2-D / 3-D); anything else is a
+    clear Unsupported error instead of a worker that dies while sending it."""
+    shape = tuple(arr.shape)
+    if arr.size == 0:
+        return {"t": "json", "value": None}  # e.g. np.array([]): nothing in this area (204 on tiles)
+    if arr.ndim == 0:
+        raise Unsupported(f"the UDF returned a 0-dimensional numpy array ({arr.dtype}); return a Python number "
+                          f"(array.item()) or an array with dimensions. {_ARRAYS}")
+    if arr.ndim == 1:
+        k = arr.dtype.kind
+        if k in "biufUSmM":
+            if k in "mM":
+                return {"t": "json", "value": [None if np.isnat(x) else str(x) for x in arr]}
+            if k == "S":
+                arr = arr.astype(str)
+            return {"t": "json", "value": arr.tolist()}
+        if k == "O":
+            values = arr.tolist()
+            try:
+                json.dumps(values, default=_json_default)
+            except TypeError as e:
+                raise Unsupported(f"the UDF returned a 1-D numpy array of objects that are not JSON values ({e}). {_ARRAYS}") from None
+            except ValueError:
+                pass  # NaN: cleaned when sent
+            return {"t": "json", "value": values}
+        raise Unsupported(f"the UDF returned a 1-D numpy array of dtype {arr.dtype}, which tilesmith cannot serve. {_ARRAYS}")
+    if arr.ndim > 3:
+        raise Unsupported(f"the UDF returned a {arr.ndim}-D numpy array of shape {shape}, which tilesmith cannot serve. {_ARRAYS}")
+    return _encode_raster(arr, bufs, None)
+
+
 def _bounds_of(b):
     if hasattr(b, "total_bounds"):
         b = b.total_bounds
@@ -617,18 +740,23 @@ def _encode_raster(arr, bufs, bounds):
         if arr.shape[0] <= 4 and (arr.shape[2] > 4 or arr.shape[0] <= arr.shape[2]):
             arr = arr.transpose(1, 2, 0)
         elif arr.shape[2] > 4:
-            raise Unsupported(f"a raster needs 1 to 4 bands, got an array of shape {tuple(arr.shape)}")
+            raise Unsupported(f"a raster needs 1 to 4 bands, got an array of shape {tuple(arr.shape)}. {_ARRAYS}")
     else:
-        raise Unsupported(f"a raster must be a 2-D or 3-D array, got shape {tuple(arr.shape)}")
+        raise Unsupported(f"a raster must be a 2-D or 3-D array, got shape {tuple(arr.shape)}. {_ARRAYS}")
+    if arr.size == 0:
+        raise Unsupported(f"a raster needs at least one pixel, got an array of shape {tuple(arr.shape)}")
     dt = arr.dtype
     if dt == np.bool_:
         arr = arr.astype(np.uint8)
     elif dt.kind == "f" and dt.itemsize < 4:
         arr = arr.astype(np.float32)
+    elif dt.kind == "f" and dt.itemsize > 8:  # long double
+        arr = arr.astype(np.float64)
     elif dt.kind in "iu" and dt.itemsize == 8:
         arr = arr.astype(np.float64)
     elif dt.name not in _RASTER_DTYPES:
-        raise Unsupported(f"raster dtype {dt} is not supported (use uint8, int16, uint16, int32, uint32, float32 or float64)")
+        raise Unsupported(f"a raster of dtype {dt} cannot be served ({'complex numbers have no pixel value' if dt.kind == 'c' else 'not numbers'}); "
+                          f"use bool, int8/16/32/64, uint8/16/32/64 or float16/32/64. {_ARRAYS}")
     arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
     h, w, b = arr.shape
     bufs.append(arr)
@@ -763,6 +891,28 @@ def _user_traceback(e):
     return "".join(traceback.format_exception(type(e), e, tb))
 
 
+def _http_error(e):
+    """(status, message) when `e` is a UDF's 4xx answer: tilesmith.HttpError / BadRequest, or
+    fastapi's (starlette's) HTTPException, as Fused UDFs raise; else None."""
+    from tilesmith import HttpError
+
+    if isinstance(e, HttpError):
+        return e.status, e.message
+    starlette = sys.modules.get("starlette.exceptions")  # fastapi.HTTPException subclasses it
+    base = getattr(starlette, "HTTPException", None) if starlette else None
+    if base is not None and isinstance(e, base):
+        status = getattr(e, "status_code", None)
+        if isinstance(status, int) and 400 <= status <= 499:
+            detail = getattr(e, "detail", None)
+            if not isinstance(detail, str):
+                try:
+                    detail = json.dumps(detail, default=str)
+                except Exception:
+                    detail = str(detail)
+            return status, detail
+    return None
+
+
 def _error(rid, kind, e, logs, **extra):
     msg = str(e) if kind in ("unsupported", "load") and isinstance(e, (Unsupported, LoadFailure)) else f"{type(e).__name__}: {e}"
     h = {"id": rid, "kind": kind, "message": msg, "traceback": _user_traceback(e), "logs": logs}
@@ -805,7 +955,11 @@ def handle_call(h):
         _error(rid, "unsupported", e, _capture.drain())
         return
     except BaseException as e:  # noqa: BLE001 — SystemExit / KeyboardInterrupt from a UDF are its errors too
-        _error(rid, "exception", e, _capture.drain())
+        http = _http_error(e)
+        if http is not None:
+            send(b"E", {"id": rid, "kind": "http", "status": http[0], "message": http[1], "logs": _capture.drain()})
+        else:
+            _error(rid, "exception", e, _capture.drain())
         return
     finally:
         if len(sys.modules) != n_modules:  # lazy `from utils import …` inside the function
@@ -813,8 +967,15 @@ def handle_call(h):
             u.local.pop(u.module.__name__, None)
             _all_local_names.update(u.local)
     t2 = time.perf_counter()
-    send(b"R", {"id": rid, "logs": _capture.drain(), "result": desc,
-                "timings": {"udf": (t1 - t0) * 1000, "encode": (t2 - t1) * 1000}}, bufs)
+    logs = _capture.drain()
+    try:
+        frame = pack(b"R", {"id": rid, "logs": logs, "result": desc,
+                            "timings": {"udf": (t1 - t0) * 1000, "encode": (t2 - t1) * 1000}}, bufs)
+    except Exception as e:  # noqa: BLE001 — e.g. a value json cannot encode deep inside a dict
+        _error(rid, "unsupported", Unsupported(f"the UDF's result could not be sent: {type(e).__name__}: {e}; "
+                                               f"supported return types: {_SUPPORTED}"), logs)
+        return
+    _write_frame(frame)
 
 
 def main():
@@ -829,8 +990,8 @@ def main():
     while True:
         try:
             ftype, header, payload = read_frame()
-        except EOFError:
-            return
+        except EOFError:  # the server closed our stdin: end, with whatever our UDFs started
+            _kill_tree()
         if ftype == b"C":
             handle_call(header)
         elif ftype == b"L":

@@ -9,7 +9,8 @@
 Shipped inside the tilesmith repository and put on the workers' sys.path: no pip install.
 """
 from ._cache import cache
+from ._errors import BadRequest, HttpError
 from ._types import Bounds, Tile, TileGDF, ViewportGDF
 from ._udf import udf
 
-__all__ = ["udf", "cache", "Bounds", "Tile", "TileGDF", "ViewportGDF"]
+__all__ = ["udf", "cache", "Bounds", "Tile", "TileGDF", "ViewportGDF", "BadRequest", "HttpError"]

@@ -1,7 +1,8 @@
 """@cache: memoise a function's results on disk, shared by every worker of the server.
 
 Results are pickled under $TILESMITH_CACHE_DIR/<function>/<key>.pkl, keyed by the function's
-source code and its arguments. An exclusive fcntl.flock per key makes one process compute
+source code and its arguments. The server bounds the folder's size, deleting the least recently
+used files (a hit sets the file's access time) when it is over its cap. An exclusive fcntl.flock per key makes one process compute
 while the others wait and then read its result.
 """
 import fcntl
@@ -50,7 +51,12 @@ def _fresh(path, max_age):
 
 def _read(path):
     with open(path, "rb") as fh:
-        return pickle.load(fh)
+        value = pickle.load(fh)
+    try:  # mark it used for the server's least-recently-used sweep; mtime (its age) stays
+        os.utime(path, ns=(time.time_ns(), os.stat(path).st_mtime_ns))
+    except OSError:
+        pass
+    return value
 
 
 def _write(path, value):
