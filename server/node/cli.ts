@@ -18,6 +18,8 @@ Options:
   --cache-max-age T     default result lifetime, e.g. 1h, 90d (default 90d)
   --timeout T           default UDF timeout, e.g. 30s (default 120s)
   --python PATH         Python interpreter for Python UDFs (default: $TILESMITH_PYTHON or auto)
+  --udf-path DIR        another folder where fused.load("Name") finds UDF folders (repeatable;
+                        the served DIR is always searched first)
   --workers N           Python worker processes (default: one per core)
   --worker-memory MB    memory cap per Python worker (default 2048)
   --cors-origin O       Access-Control-Allow-Origin (default *; repeat for several)
@@ -57,6 +59,7 @@ export async function main(argv: string[]): Promise<void> {
         'cache-max-age': { type: 'string' },
         timeout: { type: 'string' },
         python: { type: 'string' },
+        'udf-path': { type: 'string', multiple: true },
         workers: { type: 'string' },
         'worker-memory': { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
@@ -79,6 +82,7 @@ export async function main(argv: string[]): Promise<void> {
   if (!dir) fail('serve needs the folder of UDFs, e.g. tilesmith serve udfs');
   if (rest.length) fail(`unexpected arguments: ${rest.join(' ')}`);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) fail(`${dir} is not a folder`);
+  for (const p of v['udf-path'] ?? []) if (!existsSync(p) || !statSync(p).isDirectory()) fail(`--udf-path ${p} is not a folder`);
   const mb = (name: string, value: string | undefined) => {
     const n = int(name, value);
     return n === undefined ? undefined : n * 1024 * 1024;
@@ -95,6 +99,7 @@ export async function main(argv: string[]): Promise<void> {
     cacheMaxAge: v['cache-max-age'],
     timeout: v.timeout,
     python: v.python,
+    udfPath: v['udf-path'],
     pythonWorkers: int('workers', v.workers),
     pythonMemoryMb: int('worker-memory', v['worker-memory']),
     corsOrigin: v['cors-origin'],

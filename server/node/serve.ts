@@ -42,6 +42,11 @@ export interface ServerOptions {
   cacheMaxAge?: string;
   /** Error bodies and the catalog show UDF logs and tracebacks (never in production). @default false */
   dev?: boolean;
+  /**
+   * More folders where Python UDFs' `fused.load("Name")` finds UDF folders, after `dir`
+   * (which is always searched first). See README "Moving from Fused".
+   */
+  udfPath?: string[];
   log?: (msg: string) => void;
 }
 
@@ -83,7 +88,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         memoryMb: options.pythonMemoryMb,
         cacheDir: resolve(cacheDir, 'py'),
         timeoutMs,
+        udfPath: [resolve(options.dir), ...(options.udfPath ?? []).map((p) => resolve(p))],
         log,
+        debug: process.env.TILESMITH_LOG_LEVEL === 'debug' ? log : undefined,
       }),
     );
   }

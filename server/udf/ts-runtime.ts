@@ -6,11 +6,10 @@ import { basename, extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format as formatLog } from 'node:util';
 import { UdfError, UdfTimeoutError } from '../errors.ts';
-import { RESERVED_PARAMS } from '../params/coerce.ts';
 import type { LoadedUdf, ParamSpecs, UdfCall, UdfDefinition, UdfLoader, UdfOutput, UdfRuntime } from '../types.ts';
 import { isUdfDefinition } from './define.ts';
+import { validateParams } from './validate.ts';
 
-const PARAM_TYPES = new Set(['int', 'float', 'bool', 'str', 'list', 'dict', 'json', 'geojson', 'bounds']);
 const MAX_LOG_LINES = 200;
 
 /**
@@ -123,20 +122,6 @@ export function createTsRuntime(name: string, def: UdfDefinition, timeoutMs: num
   };
 }
 
-function validateParams(name: string, params: ParamSpecs | undefined): ParamSpecs {
-  const out: ParamSpecs = {};
-  for (const [key, spec] of Object.entries(params ?? {})) {
-    if (RESERVED_PARAMS.has(key)) {
-      throw new Error(`parameter '${key}' uses a name the server reserves (${[...RESERVED_PARAMS].join(', ')}); rename it`);
-    }
-    if (!spec || !PARAM_TYPES.has(spec.type)) {
-      throw new Error(`parameter '${key}' has type ${JSON.stringify(spec?.type)}; accepted types are ${[...PARAM_TYPES].join(', ')}`);
-    }
-    out[key] = spec;
-  }
-  return out;
-}
-
 /**
  * Loads `*.ts`, `*.mts`, `*.js` and `*.mjs` files that default-export `defineUdf(...)`.
  * TypeScript is compiled on import by tsx, so no build step; each load imports a fresh
@@ -165,7 +150,7 @@ export function createTsLoader(opts: { timeoutMs: number }): UdfLoader {
           throw new Error(`${basename(entryPath)} does not default-export a UDF: write \`export default defineUdf({ run })\` with defineUdf imported from 'tilesmith'`);
         }
         const { run: _run, params, ...options } = def;
-        base.params = validateParams(name, params);
+        base.params = validateParams(params);
         base.options = options;
         const timeout = options.timeout !== undefined ? parseTimeout(options.timeout) : opts.timeoutMs;
         base.runtime = createTsRuntime(name, def, timeout);
