@@ -6,6 +6,9 @@ const HELP = `tilesmith — serve map UDFs as cached tiles, files and metadata
 
 Usage:
   tilesmith serve DIR [options]
+  tilesmith doctor [DIR] [--python PATH]   list, per Python UDF, the modules the interpreter
+                                           cannot import and the Debian/pip package for each
+                                           (exit code 1 when any is missing)
 
 Options:
   --port N              port to listen on (default: $PORT or 8787)
@@ -78,6 +81,21 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const [command, dir, ...rest] = positionals;
+  if (command === 'doctor') {
+    const target = dir ?? '.';
+    if (rest.length) fail(`unexpected arguments: ${rest.join(' ')}`);
+    if (!existsSync(target) || !statSync(target).isDirectory()) fail(`${target} is not a folder`);
+    const { runDoctor, formatDoctorReport } = await import('./doctor.ts');
+    try {
+      const { text, ok } = formatDoctorReport(await runDoctor(target, { python: v.python }));
+      process.stdout.write(text);
+      process.exitCode = ok ? 0 : 1;
+    } catch (err) {
+      process.stderr.write(`tilesmith doctor: ${(err as Error).message}\n`);
+      process.exitCode = 2;
+    }
+    return;
+  }
   if (command !== 'serve') fail(`unknown command '${command}'`);
   if (!dir) fail('serve needs the folder of UDFs, e.g. tilesmith serve udfs');
   if (rest.length) fail(`unexpected arguments: ${rest.join(' ')}`);

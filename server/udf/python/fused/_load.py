@@ -92,19 +92,29 @@ def resolve(ref):
                 if (os.path.isdir(p) and not os.path.basename(p).startswith(".")) or (os.path.isfile(p) and p.endswith(".py")):
                     return p
             tried.append(rel)
-    # Fused names are case-sensitive but folders copied between systems are not always.
+    # A copy of Fused's collection keeps UDFs one level down (public/Name, community/Name):
+    # a bare name finds them there too, and (names copied between systems) in any letter case.
     wanted = rels[-1].lower() if rels else ""
     for root in roots:
-        try:
-            for e in os.listdir(root):
-                if e.lower() in (wanted, wanted + ".py"):
-                    return os.path.join(root, e)
-        except OSError:
-            continue
+        for sub in ["", *sorted(_subfolders(root))]:
+            base = os.path.join(root, sub) if sub else root
+            try:
+                for e in sorted(os.listdir(base)):
+                    if e.lower() in (wanted, wanted + ".py") and not e.startswith("."):
+                        return os.path.join(base, e)
+            except OSError:
+                continue
     where = ", ".join(roots) or "(no UDF path set)"
     raise UdfNotFound(
         f"fused.load({ref!r}): no UDF folder {' or '.join(sorted(set(tried)))!s} in the UDF path ({where}); "
         "copy the UDF's folder there or add its parent with --udf-path")
+
+
+def _subfolders(root):
+    try:
+        return [e for e in os.listdir(root) if not e.startswith((".", "_")) and os.path.isdir(os.path.join(root, e))]
+    except OSError:
+        return []
 
 
 def _signature(paths):
