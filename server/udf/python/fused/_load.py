@@ -84,14 +84,12 @@ def resolve(ref):
             return p
     rels, from_url = _candidates(ref)
     roots = udf_path()
-    tried = []
     for root in roots:
         for rel in rels:
             for variant in (rel, rel + ".py") if not from_url else (rel,):
                 p = os.path.join(root, variant)
                 if (os.path.isdir(p) and not os.path.basename(p).startswith(".")) or (os.path.isfile(p) and p.endswith(".py")):
                     return p
-            tried.append(rel)
     # A copy of Fused's collection keeps UDFs one level down (public/Name, community/Name):
     # a bare name finds them there too, and (names copied between systems) in any letter case.
     wanted = rels[-1].lower() if rels else ""
@@ -106,7 +104,7 @@ def resolve(ref):
                 continue
     where = ", ".join(roots) or "(no UDF path set)"
     raise UdfNotFound(
-        f"fused.load({ref!r}): no UDF folder {' or '.join(sorted(set(tried)))!s} in the UDF path ({where}); "
+        f"fused.load({ref!r}): no UDF folder {' or '.join(dict.fromkeys(rels))} in the UDF path ({where}); "
         "copy the UDF's folder there or add its parent with --udf-path")
 
 
