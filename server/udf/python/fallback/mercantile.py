@@ -323,7 +323,7 @@ def simplify(tiles):
 def _getBboxZoom(*bbox):
     max_zoom = 28
     for z in range(0, max_zoom):
-        mask = 1 << (max_zoom - (z + 1))
+        mask = 1 << (32 - (z + 1))
         if (bbox[0] & mask) != (bbox[2] & mask) or (bbox[1] & mask) != (bbox[3] & mask):
             return z
     return max_zoom
