@@ -83,8 +83,8 @@ describe.skipIf(!haveTools)('Fused compatibility (real Python, real CLI stack)',
     expect(res.status).toBe(200);
     const fc = (await res.json()) as any;
     expect(fc.features.map((f: any) => f.properties)).toEqual([
-      { i: 0, label: 'point-0', greeting: 'hello url' },
-      { i: 1, label: 'point-1', greeting: 'hello url' },
+      { i: 0, label: 'point-0', greeting: 'hello url', lazy: 'common-utils' },
+      { i: 1, label: 'point-1', greeting: 'hello url', lazy: 'common-utils' },
     ]);
     expect(fc.features[0].geometry.coordinates[0]).toBeCloseTo(1 / 3);
   });

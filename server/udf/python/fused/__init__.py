@@ -46,6 +46,17 @@ def load(url_or_udf=None, *args, **kwargs):
     return _load_local(url_or_udf)
 
 
+def _accepts(fn, name):
+    import inspect
+
+    fn = getattr(fn, "_func", fn) if isinstance(fn, LoadedUdf) else fn
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def run(udf=None, *args, **kwargs):
     """Runs a UDF in this process: a function, what fused.load returned, or a UDF name / URL /
     path (loaded first). `bounds=` and the UDF's parameters pass through; options that choose
@@ -58,12 +69,12 @@ def run(udf=None, *args, **kwargs):
             kwargs.update(kwargs.pop(k))
         else:
             kwargs.pop(k, None)
-    if all(v is not None for v in tile.values()) and "bounds" not in kwargs:
+    if isinstance(udf, str):
+        udf = load(udf)
+    if all(v is not None for v in tile.values()) and "bounds" not in kwargs and _accepts(udf, "bounds"):
         import mercantile  # the real package or tilesmith's fallback
 
         kwargs["bounds"] = list(mercantile.bounds(int(tile["x"]), int(tile["y"]), int(tile["z"])))
-    if isinstance(udf, str):
-        udf = load(udf)
     if callable(udf):
         return udf(*args, **kwargs)
     raise _unsupported("fused.run", f"it runs saved UDFs ({udf!r}) on Fused's servers.",

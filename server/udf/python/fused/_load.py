@@ -6,6 +6,7 @@ with os.pathsep). A GitHub URL such as
 `https://github.com/fusedio/udfs/tree/3991434/public/common/` is mapped to its path inside the
 repository (the commit is ignored): `DIR/public/common`, then `DIR/common`.
 """
+import builtins
 import json
 import os
 import re
@@ -226,29 +227,73 @@ def load(ref):
         return got
 
 
+class _Scope:
+    """The import context of one loaded UDF: its folder first on sys.path and its own helper
+    modules (utils …) in sys.modules, swapped in around its code and swapped out afterwards,
+    so the caller's modules of the same names are untouched either way."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.names = _module_names(folder)
+        self.local = {}
+        self._depth = 0
+
+    def __enter__(self):
+        if self._depth == 0:
+            self._saved = {n: sys.modules.pop(n) for n in list(sys.modules) if n.split(".")[0] in self.names}
+            self._path = list(sys.path)
+            sys.modules.update(self.local)
+            sys.path.insert(0, self.folder)
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        self._depth -= 1
+        if self._depth == 0:
+            for n in list(sys.modules):
+                if n.split(".")[0] in self.names:
+                    mod = sys.modules.pop(n)
+                    self.local.setdefault(n, mod)
+            sys.modules.update(self._saved)
+            sys.path[:] = self._path
+        return False
+
+    def importer(self):
+        """An `__import__` for the loaded UDF's modules: imports of its own helper names made at
+        call time (`from utils import x` inside a function) resolve in this scope."""
+        real = builtins.__import__
+        names = self.names
+
+        def scoped_import(name, globals=None, locals=None, fromlist=(), level=0):
+            if level == 0 and name.split(".")[0] in names:
+                with self:
+                    return real(name, globals, locals, fromlist, level)
+            return real(name, globals, locals, fromlist, level)
+
+        return scoped_import
+
+
+def _scope_module(mod, scope):
+    """Gives the loaded UDF's main module the scoped `__import__` (before its code runs: since
+    Python 3.10 functions keep the builtins they were created with). Its helper modules'
+    functions import with the normal machinery."""
+    b = dict(builtins.__dict__)
+    b["__import__"] = scope.importer()
+    mod.__dict__["__builtins__"] = b
+
+
 def _exec(name, folder, entry, entrypoint):
     import fused
 
-    # The loaded UDF's own helpers (its utils.py …) must not be the caller's modules of the same
-    # name, nor replace them: swap them out while its code runs, keep its own, then restore.
-    names = _module_names(folder)
-    saved = {n: sys.modules.pop(n) for n in list(sys.modules) if n.split(".")[0] in names}
-    saved_path = list(sys.path)
+    scope = _Scope(folder)
     modname = "tilesmith_loaded_" + re.sub(r"\W", "_", f"{name}_{abs(hash(entry))}")
     module = types.ModuleType(modname)
     module.__file__ = entry
     module.__dict__["fused"] = fused
-    local = {}
-    try:
-        sys.path.insert(0, folder)
+    _scope_module(module, scope)
+    with scope:
         sys.modules[modname] = module
         with open(entry, "rb") as fh:
             code = compile(fh.read(), entry, "exec")
         exec(code, module.__dict__)
-    finally:
-        for n in list(sys.modules):
-            if n.split(".")[0] in names:
-                local[n] = sys.modules.pop(n)
-        sys.modules.update(saved)
-        sys.path[:] = saved_path
-    return LoadedUdf(name, entry, module, _find_func(module, entrypoint), local)
+    return LoadedUdf(name, entry, module, _find_func(module, entrypoint), scope.local)
