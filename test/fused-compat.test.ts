@@ -109,6 +109,12 @@ describe.skipIf(!haveTools)('Fused compatibility (real Python, real CLI stack)',
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     expect(await res.text()).toBe("<div id='msg'>hey</div>");
+    res = await get('/udf/Html_Doc/file.html');
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect((await get('/udf/Html_Doc/file.csv')).status).toBe(406);
+    res = await get('/udf/Html_Doc/style.json');
+    expect(res.status).toBe(406);
+    expect(((await res.json()) as any).message).toMatch(/returns html, which has no map layer.*file\.html/);
     res = await get('/udf/Table_Out/run/file?dtype_out_vector=html');
     const page = await res.text();
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
@@ -265,6 +271,58 @@ describe.skipIf(!haveTools)('Fused compatibility (real Python, real CLI stack)',
   it('legacy x, y, z arguments receive the tile', async () => {
     const body = await (await get('/udf/Legacy_Xyz/run/tiles/3/4/5.json')).json();
     expect(body).toEqual({ x: 4, y: 5, z: 3, extra: 1 });
+  });
+});
+
+describe.skipIf(!haveTools)('@fused.cache options (in the real interpreter)', () => {
+  it('cache_key_exclude, cache_reset, cache_max_age and cache_verbose at decoration and call time', () => {
+    const cacheDir = mkdtempSync(path.join(tmpdir(), 'tilesmith-fcache-'));
+    try {
+      const script = `
+import json, time, fused
+calls = []
+
+@fused.cache(cache_key_exclude=["conn"])
+def fetch(url, conn=None):
+    calls.append(url)
+    return {"url": url, "n": len(calls)}
+
+out = []
+out.append(fetch("a", conn=object()))
+out.append(fetch("a", conn=object(), cache_verbose=True))       # hit: conn not in the key
+out.append(fetch("a", cache_reset=True))                         # recomputed
+out.append(fetch("b", cache_storage="local", cache_folder_path="sub"))
+time.sleep(1.1)
+out.append(fetch("a", cache_max_age="1s"))                       # too old for this call
+out.append(fetch("a", cache_max_age="1h"))                       # fresh enough
+try:
+    fetch("a", cache_storage="s4")
+    out.append("accepted")
+except ValueError as e:
+    out.append(str(e))
+
+@fused.cache
+def takes_option(cache_max_age):                                 # its own parameter: passed through
+    return cache_max_age
+
+out.append(takes_option(cache_max_age=5))
+print(json.dumps({"out": out, "calls": calls}))
+`;
+      const res = execFileSync(PYTHON, ['-c', script], {
+        encoding: 'utf8',
+        env: { ...process.env, PYTHONPATH: path.join(ROOT, 'server/udf/python'), TILESMITH_CACHE_DIR: cacheDir },
+      });
+      const lines = res.trim().split('\n');
+      const { out, calls } = JSON.parse(lines.at(-1)!);
+      expect(lines.some((l) => /^cache hit: fetch/.test(l))).toBe(true);
+      expect(out.slice(0, 6).map((o: any) => o.n)).toEqual([1, 1, 2, 3, 4, 4]);
+      expect(calls).toEqual(['a', 'a', 'b', 'a']);
+      expect(out[6]).toBe("cache_storage='s4': expected one of auto, mount, local, object");
+      expect(out[7]).toBe(5);
+      expect(existsSync(path.join(cacheDir, 'sub'))).toBe(true);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 });
 
