@@ -15,6 +15,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
 import { tileToBounds } from '../server/tiling/bounds.ts';
+import { createPythonLoader } from '../server/udf/python/loader.ts';
 
 const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/fused-compat');
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -68,7 +69,8 @@ describe.skipIf(!haveTools)('Fused compatibility (real Python, real CLI stack)',
     expect(names).toContain('Eiffel_Tower_Point');
     expect(names).not.toContain('Note_Node');
     expect(names).not.toContain('Widget_Node');
-    expect(logs.join('\n')).not.toMatch(/Note_Node|Widget_Node/);
+    expect(names).not.toContain('Old_Note');
+    expect(logs.join('\n')).not.toMatch(/Note_Node|Widget_Node|Old_Note/);
     const failed = server.registry.list().filter((u) => u.loadError).map((u) => u.name);
     expect(failed).toEqual(['Reserved_Format']);
     const reserved = server.registry.get('Reserved_Format')!.loadError!.message;
@@ -76,6 +78,19 @@ describe.skipIf(!haveTools)('Fused compatibility (real Python, real CLI stack)',
       "UDF 'Reserved_Format' failed to load: parameter 'format' uses a name the server reserves (format, dtype_out_vector, dtype_out_raster, tile_size, cache, cache_max_age, cache_reset, rescale, colormap, bounds, x, y, z, token); rename it",
     );
     expect((await get('/udf/Reserved_Format/run/file')).status).toBe(500);
+  });
+
+  it('logs the skipped canvas nodes at debug level only', async () => {
+    const debug: string[] = [];
+    const loader = createPythonLoader({ cacheDir: path.join(dir, 'c2'), debug: (m) => debug.push(m) });
+    const udfs = path.join(dir, 'f/udfs');
+    expect(['Note_Node', 'Widget_Node', 'Old_Note', 'Eiffel_Tower_Point'].map((n) => loader.match(path.join(udfs, n), true))).toEqual([null, null, null, 'Eiffel_Tower_Point']);
+    expect(debug).toEqual([
+      expect.stringMatching(/skipping .*Note_Node: a Fused canvas note \(nodeTemplateType textbox\), not a UDF$/),
+      expect.stringMatching(/skipping .*Widget_Node: a Fused canvas widget \(nodeTemplateType json_ui\), not a UDF$/),
+      expect.stringMatching(/skipping .*Old_Note: Old_Note\.py defines no function/),
+    ]);
+    await loader.close();
   });
 
   it('fused.load by GitHub tree URL at import time: the module\'s functions, next to the UDF\'s own utils', async () => {

@@ -67,6 +67,14 @@ const UDF_TEXT = /@(\w+\.)?udf\b|^def\s+udf\s*\(/m;
 /** Fused canvas nodes that are not UDFs: markdown notes and JSON widgets. */
 const NOT_UDF_NODES = new Set(['textbox', 'json_ui', 'markdown', 'note', 'widget']);
 
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** A Fused folder's meta.json, or undefined when there is none (or it is not JSON). */
 function readMeta(dir: string): Record<string, any> | undefined {
   try {
@@ -149,8 +157,15 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
           debug(`[python] skipping ${entryPath}: a Fused canvas ${node === 'json_ui' ? 'widget' : 'note'} (nodeTemplateType ${node}), not a UDF`);
           return null;
         }
-        if (existsSync(path.join(entryPath, `${base}.py`)) || existsSync(path.join(entryPath, 'main.py')) || metaSource(entryPath, meta)) return base;
-        return null;
+        const entry = [metaSource(entryPath, meta), path.join(entryPath, `${base}.py`), path.join(entryPath, 'main.py')].find((p) => p && existsSync(p));
+        if (!entry) return null;
+        // A Fused canvas export whose body is markdown or JSON rather than Python (older notes
+        // carry no nodeTemplateType): no function can be served from a file without `def`.
+        if (meta && !/\bdef\s|\blambda\b/.test(readText(entry))) {
+          debug(`[python] skipping ${entryPath}: ${path.basename(entry)} defines no function (a Fused canvas note or widget?)`);
+          return null;
+        }
+        return base;
       }
       if (base.endsWith('.zip')) return base.slice(0, -4);
       if (!base.endsWith('.py')) return null;
