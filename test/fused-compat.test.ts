@@ -124,6 +124,15 @@ describe.skipIf(!haveTools)('Fused compatibility (real Python, real CLI stack)',
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     expect(await res.text()).toBe("<div id='msg'>hey</div>");
+    res = await get('/udf/Html_Response/run/file?msg=yo&kind=response');
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await res.text()).toBe('<p>yo</p>');
+    res = await get('/udf/Html_Response/run/file?msg=yo&kind=json');
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toEqual({ msg: 'yo' });
+    res = await get('/udf/Html_Response/run/file?kind=binary');
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as any).message).toMatch(/Response with media type application\/octet-stream; tilesmith serves Responses of text\/html/);
     res = await get('/udf/Html_Doc/file.html');
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     expect((await get('/udf/Html_Doc/file.csv')).status).toBe(406);
