@@ -20,6 +20,13 @@ const PACKAGES = [
   'python3-geopandas',
   'python3-qgis', // PyQGIS for test/qgis.test.ts
   'qgis-providers', // the wms (XYZ) and vector tile providers
+  // test/fused-compat.test.ts: Fused UDFs' return types and the readers of the new formats
+  'python3-fastapi', // HTMLResponse results
+  'python3-rasterio',
+  'python3-xarray', // DataArray results
+  'python3-pil', // PNG/JPEG bytes, PIL images; reads gif back
+  'python3-openpyxl', // reads excel (xlsx) back
+  'gdal-bin', // gdalinfo reads GeoTIFF (tif) back
 ];
 
 function loud(message) {

@@ -111,6 +111,8 @@ export type NormalizedResult =
   | { kind: 'table'; table: TableData }
   | { kind: 'raster'; raster: RasterData }
   | { kind: 'json'; value: unknown }
+  /** An HTML document (a string that is one, `html()`, or a Python `HTMLResponse`). */
+  | { kind: 'html'; html: string }
   | { kind: 'empty' };
 
 export type ResultKind = NormalizedResult['kind'];

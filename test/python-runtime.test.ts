@@ -525,9 +525,9 @@ def udf(bounds: list = None, k: int = 1):
     expect(Math.min(...ring.map((p) => p[0]))).toBeCloseTo(TILE_BOUNDS[0], 9);
     expect(Math.max(...ring.map((p) => p[1]))).toBeCloseTo(TILE_BOUNDS[3], 9);
     const run = await rejection(udf.runtime!.run(call({ mode: 'run' })));
-    expect(run.message).toMatch(/NotImplementedError: fused\.run is a Fused cloud API that tilesmith does not provide/);
+    expect(run.message).toMatch(/UdfNotFound: fused\.load\('UDF_Overture_Maps_Example'\): no UDF folder UDF_Overture_Maps_Example in the UDF path \(\(no UDF path set\)\)/);
     const utils = await rejection(udf.runtime!.run(call({ mode: 'utils' })));
-    expect(utils.message).toMatch(/fused\.utils\.common is a Fused cloud API/);
+    expect(utils.message).toMatch(/NotImplementedError: fused\.utils\.common: Fused loads these utils from its catalog; tilesmith looks for a UDF folder named 'common' on the UDF path/);
     expect((await udf.runtime!.run(call({ mode: 'local' }))).value).toEqual({ sum: 5 });
 
     const legacy = await ok('fused_legacy');

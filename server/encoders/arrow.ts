@@ -1,6 +1,6 @@
 import { Binary, Bool, Field, Float64, Int32, Int64, Schema, Table, Utf8, vectorFromArray, type DataType, type Vector } from 'apache-arrow';
 import { tableToIPC } from 'apache-arrow';
-import type { Encoder } from '../types.ts';
+import type { Encoder, NormalizedResult } from '../types.ts';
 import { tabulate, type ColumnType } from './tabular.ts';
 import { geometryToWkb } from './wkb.ts';
 
@@ -24,25 +24,33 @@ export const arrowEncoder: Encoder = {
   mediaType: 'application/vnd.apache.arrow.stream',
   accepts: ['vector', 'table', 'empty'],
   encode(result) {
-    const { columns, geometries } = tabulate(result);
-    const fields: Field[] = [];
-    const vectors: Record<string, Vector> = {};
-    for (const c of columns) {
-      const type = ARROW_TYPES[c.type]();
-      fields.push(new Field(c.name, type, true));
-      vectors[c.name] = vectorFromArray(c.values, type);
-    }
-    if (geometries) {
-      const metadata = new Map([
-        ['ARROW:extension:name', 'geoarrow.wkb'],
-        ['ARROW:extension:metadata', '{}'],
-      ]);
-      fields.push(new Field('geometry', new Binary(), true, metadata));
-      vectors.geometry = vectorFromArray(
-        geometries.map((g) => (g ? geometryToWkb(g) : null)),
-        new Binary(),
-      );
-    }
-    return tableToIPC(new Table(new Schema(fields), vectors), 'stream');
+    return tableToIPC(toArrowTable(result), 'stream');
   },
 };
+
+/**
+ * The Arrow table the arrow (stream) and feather (file) formats write: one column per
+ * property, plus a geoarrow.wkb `geometry` column for vector results.
+ */
+export function toArrowTable(result: NormalizedResult): Table {
+  const { columns, geometries } = tabulate(result);
+  const fields: Field[] = [];
+  const vectors: Record<string, Vector> = {};
+  for (const c of columns) {
+    const type = ARROW_TYPES[c.type]();
+    fields.push(new Field(c.name, type, true));
+    vectors[c.name] = vectorFromArray(c.values, type);
+  }
+  if (geometries) {
+    const metadata = new Map([
+      ['ARROW:extension:name', 'geoarrow.wkb'],
+      ['ARROW:extension:metadata', '{}'],
+    ]);
+    fields.push(new Field('geometry', new Binary(), true, metadata));
+    vectors.geometry = vectorFromArray(
+      geometries.map((g) => (g ? geometryToWkb(g) : null)),
+      new Binary(),
+    );
+  }
+  return new Table(new Schema(fields), vectors);
+}

@@ -94,7 +94,8 @@ export function rasterToPixels(raster: RasterData, ctx: Pick<EncodeContext, 'res
   return { data: new Uint8Array(out.buffer), channels };
 }
 
-interface ImageFormat {
+/** An image format sharp writes, given to `createImageEncoder`. */
+export interface ImageFormat {
   name: string;
   aliases: string[];
   extension: string;
@@ -103,7 +104,12 @@ interface ImageFormat {
   output(image: Sharp, hasAlpha: boolean): Sharp;
 }
 
-function createImageEncoder(format: ImageFormat): Encoder {
+/**
+ * An encoder that renders raster results to 8-bit pixels (rescale, colormap, transparency)
+ * and writes them with sharp in `format`; tiles are resized to the requested tile size.
+ * @example createImageEncoder({ name: 'gif', aliases: [], extension: 'gif', mediaType: 'image/gif', output: (i) => i.gif() })
+ */
+export function createImageEncoder(format: ImageFormat): Encoder {
   const blankCache = new Map<number, Promise<Uint8Array>>();
   const encodePixels = async ({ data, channels }: Pixels, width: number, height: number, ctx: EncodeContext): Promise<Uint8Array> => {
     const sharp = await loadSharp();

@@ -17,7 +17,7 @@ function thrown(fn: () => unknown): Error {
 
 describe('encoder registry', () => {
   it('lists the built-in formats', () => {
-    expect(registry.names()).toEqual(['mvt', 'geojson', 'json', 'csv', 'parquet', 'arrow', 'png', 'jpg', 'webp']);
+    expect(registry.names()).toEqual(['mvt', 'geojson', 'json', 'csv', 'parquet', 'arrow', 'feather', 'html', 'excel', 'xml', 'png', 'jpg', 'webp', 'gif', 'tif']);
     expect(registry.list()).toEqual(defaultEncoders);
   });
 
@@ -28,14 +28,18 @@ describe('encoder registry', () => {
     expect(registry.get('GeoParquet')?.name).toBe('parquet');
     expect(registry.get('arrows')?.name).toBe('arrow');
     expect(registry.get('ipc')?.name).toBe('arrow');
-    expect(registry.get('tiff')).toBeUndefined();
+    expect(registry.get('bmp')).toBeUndefined();
+    expect(registry.get('tiff')?.name).toBe('tif');
+    expect(registry.get('geotiff')?.name).toBe('tif');
+    expect(registry.get('xlsx')?.name).toBe('excel');
+    expect(registry.get('htm')?.name).toBe('html');
   });
 
   it('picks defaults per kind and mode', () => {
-    const tile = (['vector', 'raster', 'json', 'table', 'empty'] as const).map((k) => registry.defaultFor(k, 'tile').name);
-    const file = (['vector', 'raster', 'json', 'table', 'empty'] as const).map((k) => registry.defaultFor(k, 'file').name);
-    expect(tile).toEqual(['mvt', 'png', 'json', 'json', 'mvt']);
-    expect(file).toEqual(['geojson', 'png', 'json', 'csv', 'geojson']);
+    const tile = (['vector', 'raster', 'json', 'table', 'html', 'empty'] as const).map((k) => registry.defaultFor(k, 'tile').name);
+    const file = (['vector', 'raster', 'json', 'table', 'html', 'empty'] as const).map((k) => registry.defaultFor(k, 'file').name);
+    expect(tile).toEqual(['mvt', 'png', 'json', 'json', 'html', 'mvt']);
+    expect(file).toEqual(['geojson', 'png', 'json', 'csv', 'html', 'geojson']);
     expect(registry.select(undefined, 'vector', 'file').name).toBe('geojson');
     expect(registry.select('', 'raster', 'tile').name).toBe('png');
   });
@@ -47,20 +51,21 @@ describe('encoder registry', () => {
   });
 
   it('answers 400 for an unknown format, naming the available ones', () => {
-    const err = thrown(() => registry.select('tiff', 'raster', 'tile'));
+    const err = thrown(() => registry.select('bmp', 'raster', 'tile'));
     expect(err).toBeInstanceOf(BadRequestError);
     expect((err as BadRequestError).status).toBe(400);
     expect((err as BadRequestError).code).toBe('bad_request');
-    expect(err.message).toBe('Unknown format "tiff". Available formats: mvt, geojson, json, csv, parquet, arrow, png, jpg, webp.');
+    expect(err.message).toBe('Unknown format "bmp". Available formats: mvt, geojson, json, csv, parquet, arrow, feather, html, excel, xml, png, jpg, webp, gif, tif.');
   });
 
   it('answers 406 when the format cannot encode the kind, listing the accepted ones', () => {
-    expect(registry.acceptedFor('raster')).toEqual(['png', 'jpg', 'webp']);
-    expect(registry.acceptedFor('vector')).toEqual(['mvt', 'geojson', 'json', 'csv', 'parquet', 'arrow']);
+    expect(registry.acceptedFor('raster')).toEqual(['png', 'jpg', 'webp', 'gif', 'tif']);
+    expect(registry.acceptedFor('vector')).toEqual(['mvt', 'geojson', 'json', 'csv', 'parquet', 'arrow', 'feather', 'html', 'excel', 'xml']);
+    expect(registry.acceptedFor('html')).toEqual(['html']);
     const err = thrown(() => registry.select('png', 'vector', 'tile')) as NotAcceptableError;
     expect(err).toBeInstanceOf(NotAcceptableError);
     expect(err.status).toBe(406);
-    expect(err.details).toEqual({ accepted: ['mvt', 'geojson', 'json', 'csv', 'parquet', 'arrow'] });
+    expect(err.details).toEqual({ accepted: ['mvt', 'geojson', 'json', 'csv', 'parquet', 'arrow', 'feather', 'html', 'excel', 'xml'] });
     expect(err.message).toMatch(/png format cannot encode a vector result.*mvt, geojson/);
     expect(thrown(() => registry.select('mvt', 'json', 'tile'))).toBeInstanceOf(NotAcceptableError);
   });

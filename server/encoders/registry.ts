@@ -21,8 +21,8 @@ export interface EncoderRegistry {
 }
 
 const DEFAULTS: Record<'tile' | 'file', Record<ResultKind, string>> = {
-  tile: { vector: 'mvt', raster: 'png', json: 'json', table: 'json', empty: 'mvt' },
-  file: { vector: 'geojson', raster: 'png', json: 'json', table: 'csv', empty: 'geojson' },
+  tile: { vector: 'mvt', raster: 'png', json: 'json', table: 'json', html: 'html', empty: 'mvt' },
+  file: { vector: 'geojson', raster: 'png', json: 'json', table: 'csv', html: 'html', empty: 'geojson' },
 };
 
 /**

@@ -6,6 +6,9 @@ const HELP = `tilesmith — serve map UDFs as cached tiles, files and metadata
 
 Usage:
   tilesmith serve DIR [options]
+  tilesmith doctor [DIR] [--python PATH]   list, per Python UDF, the modules the interpreter
+                                           cannot import and the Debian/pip package for each
+                                           (exit code 1 when any is missing)
 
 Options:
   --port N              port to listen on (default: $PORT or 8787)
@@ -18,6 +21,8 @@ Options:
   --cache-max-age T     default result lifetime, e.g. 1h, 90d (default 90d)
   --timeout T           default UDF timeout, e.g. 30s (default 120s)
   --python PATH         Python interpreter for Python UDFs (default: $TILESMITH_PYTHON or auto)
+  --udf-path DIR        another folder where fused.load("Name") finds UDF folders (repeatable;
+                        the served DIR is always searched first)
   --workers N           Python worker processes (default: one per core)
   --worker-memory MB    memory cap per Python worker (default 2048)
   --python-queue N      Python calls that may wait for a worker; more get 503 (default max(16, 8 x workers))
@@ -79,6 +84,7 @@ export async function main(argv: string[]): Promise<void> {
         'cache-max-age': { type: 'string' },
         timeout: { type: 'string' },
         python: { type: 'string' },
+        'udf-path': { type: 'string', multiple: true },
         workers: { type: 'string' },
         'worker-memory': { type: 'string' },
         'python-queue': { type: 'string' },
@@ -106,10 +112,26 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const [command, dir, ...rest] = positionals;
+  if (command === 'doctor') {
+    const target = dir ?? '.';
+    if (rest.length) fail(`unexpected arguments: ${rest.join(' ')}`);
+    if (!existsSync(target) || !statSync(target).isDirectory()) fail(`${target} is not a folder`);
+    const { runDoctor, formatDoctorReport } = await import('./doctor.ts');
+    try {
+      const { text, ok } = formatDoctorReport(await runDoctor(target, { python: v.python }));
+      process.stdout.write(text);
+      process.exitCode = ok ? 0 : 1;
+    } catch (err) {
+      process.stderr.write(`tilesmith doctor: ${(err as Error).message}\n`);
+      process.exitCode = 2;
+    }
+    return;
+  }
   if (command !== 'serve') fail(`unknown command '${command}'`);
   if (!dir) fail('serve needs the folder of UDFs, e.g. tilesmith serve udfs');
   if (rest.length) fail(`unexpected arguments: ${rest.join(' ')}`);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) fail(`${dir} is not a folder`);
+  for (const p of v['udf-path'] ?? []) if (!existsSync(p) || !statSync(p).isDirectory()) fail(`--udf-path ${p} is not a folder`);
   const mb = (name: string, value: string | undefined) => {
     const n = int(name, value);
     return n === undefined ? undefined : n * 1024 * 1024;
@@ -126,6 +148,7 @@ export async function main(argv: string[]): Promise<void> {
     cacheMaxAge: v['cache-max-age'],
     timeout: v.timeout,
     python: v.python,
+    udfPath: v['udf-path'],
     pythonWorkers: int('workers', v.workers),
     pythonMemoryMb: int('worker-memory', v['worker-memory']),
     pythonQueue: int('python-queue', v['python-queue']),

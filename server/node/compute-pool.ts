@@ -34,6 +34,8 @@ export interface PoolRunOptions {
   signal?: AbortSignal;
   /** Wall-clock limit; past it the thread is stopped and the call answers 504. */
   timeoutMs?: number;
+  /** The UDF's own timeout, for messages (`timeoutMs` may be what is left of it after queueing). */
+  declaredTimeoutMs?: number;
   /** Heap cap for this UDF, MB (its `memory` option); other caps get a pool of their own. */
   memoryMb?: number;
   /** For messages: `UDF 'points'`. */
@@ -168,7 +170,9 @@ export class ComputePool {
       const e = err as Error & { code?: string };
       this.restarts++;
       if (timeout.signal.aborted) {
-        throw new UdfTimeoutError(`${o.what} ran longer than its timeout of ${fmtMs(o.timeoutMs!)}; its thread was stopped.`);
+        const declared = o.declaredTimeoutMs ?? o.timeoutMs!;
+        const waited = declared - o.timeoutMs! > 50 ? ` (${fmtMs(declared - o.timeoutMs!)} of it spent waiting for a slot)` : '';
+        throw new UdfTimeoutError(`${o.what} ran longer than its timeout of ${fmtMs(declared)}${waited}; its thread was stopped.`);
       }
       if (o.signal?.aborted) {
         throw o.signal.reason instanceof Error ? o.signal.reason : new DOMException(`${o.what} was cancelled`, 'AbortError');

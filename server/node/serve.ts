@@ -67,6 +67,11 @@ export interface ServerOptions {
   trustProxy?: boolean;
   /** Largest encoded result in bytes. @default 128 MB */
   maxResultBytes?: number;
+  /**
+   * More folders where Python UDFs' `fused.load("Name")` finds UDF folders, after `dir`
+   * (which is always searched first). See README "Moving from Fused".
+   */
+  udfPath?: string[];
   log?: (msg: string) => void;
 }
 
@@ -121,11 +126,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         maxQueue: options.pythonQueue,
         crashCooldownMs: options.pythonCrashCooldownMs,
         cacheMaxBytes: pyCacheBytes,
-        log,
         encodeFrame: pool
           ? (name: string, frame: { header: Record<string, any>; payload: Uint8Array }, encode: any, o: { signal?: AbortSignal; what: string }) =>
               pool.encodeFrame(name, frame, encode, { signal: o.signal, what: o.what, timeoutMs: timeoutMs })
           : undefined,
+        udfPath: [resolve(options.dir), ...(options.udfPath ?? []).map((p) => resolve(p))],
+        log,
+        debug: process.env.TILESMITH_LOG_LEVEL === 'debug' ? log : undefined,
       }),
     );
   }

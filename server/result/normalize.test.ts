@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UdfError } from '../errors.ts';
-import { raster, table } from '../udf/define.ts';
+import { html, raster, table } from '../udf/define.ts';
 import { normalizeResult } from './normalize.ts';
 
 const point = { type: 'Point', coordinates: [1, 2] } as const;
@@ -17,6 +17,16 @@ function udfError(value: unknown): UdfError {
 }
 
 describe('normalizeResult', () => {
+  it('treats a string that is a whole HTML document, and html(), as an html result; other strings stay JSON', () => {
+    const doc = '<!DOCTYPE html><html><body>hi</body></html>';
+    expect(normalizeResult(doc)).toEqual({ kind: 'html', html: doc });
+    expect(normalizeResult('\n <!-- generated -->\n<html lang="en"><p>x</p></html>').kind).toBe('html');
+    expect(normalizeResult(html('<div>fragment</div>'))).toEqual({ kind: 'html', html: '<div>fragment</div>' });
+    expect(normalizeResult('<div>fragment</div>')).toEqual({ kind: 'json', value: '<div>fragment</div>' });
+    expect(normalizeResult('html is fun')).toEqual({ kind: 'json', value: 'html is fun' });
+    expect(normalizeResult('<htmlx>')).toEqual({ kind: 'json', value: '<htmlx>' });
+  });
+
   it('passes a FeatureCollection through without copying features', () => {
     const features = [feature(point, { a: 1 }, 7), feature(null)];
     const r = normalizeResult({ type: 'FeatureCollection', features });

@@ -6,6 +6,9 @@ import type { NormalizedResult, RasterData, TableData } from '../types.ts';
 // modules share only types.ts and errors.ts, and Symbol.for() is identical across copies.
 const RASTER_BRAND = Symbol.for('tilesmith.raster');
 const TABLE_BRAND = Symbol.for('tilesmith.table');
+const HTML_BRAND = Symbol.for('tilesmith.html');
+/** A string that is a whole HTML document (what Fused serves as a page rather than JSON). */
+const HTML_DOCUMENT = /^\s*(?:<!--[\s\S]*?-->\s*)*<(?:!doctype\s+html|html)[\s>]/i;
 
 const SUPPORTED =
   'GeoJSON (FeatureCollection, Feature, Feature[] or a Geometry), raster() or { width, height, data: TypedArray }, ' +
@@ -47,6 +50,8 @@ export function normalizeResult(value: unknown): NormalizedResult {
   if (value === null || value === undefined) return { kind: 'empty' };
   switch (typeof value) {
     case 'string':
+      if (HTML_DOCUMENT.test(value)) return { kind: 'html', html: value };
+      return { kind: 'json', value };
     case 'number':
     case 'boolean':
       return { kind: 'json', value };
@@ -58,6 +63,7 @@ export function normalizeResult(value: unknown): NormalizedResult {
   const obj = value as Record<PropertyKey, unknown>;
   if (obj[RASTER_BRAND] === true) return { kind: 'raster', raster: checkRaster(obj) };
   if (obj[TABLE_BRAND] === true) return { kind: 'table', table: checkTable(obj) };
+  if (obj[HTML_BRAND] === true && typeof obj.html === 'string') return { kind: 'html', html: obj.html };
 
   if (Array.isArray(obj)) {
     if (obj.length === 0) return { kind: 'vector', features: [] };

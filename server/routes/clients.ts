@@ -111,9 +111,9 @@ function lookup(deps: ClientRouteDeps, name: string, allowBroken = false): Loade
 /** Map kinds a style or a QGIS connection can show. Unknown (`empty`) is treated as vector. */
 async function mapKind(deps: ClientRouteDeps, udf: LoadedUdf, what: string): Promise<'vector' | 'raster'> {
   const kind = await deps.resolveKind(udf);
-  if (kind === 'json' || kind === 'table') {
+  if (kind === 'json' || kind === 'table' || kind === 'html') {
     throw new NotAcceptableError(
-      `UDF '${udf.name}' returns ${kind}, which has no map layer, so there is no ${what} for it. Use /udf/${udf.name}/file.json or file.csv.`,
+      `UDF '${udf.name}' returns ${kind}, which has no map layer, so there is no ${what} for it. Use /udf/${udf.name}/file.${kind === 'html' ? 'html' : 'json or file.csv'}.`,
       ['vector', 'raster'],
     );
   }

@@ -4,6 +4,7 @@ import type { RasterData, TableData, UdfDefinition } from '../types.ts';
 export const UDF_BRAND = Symbol.for('tilesmith.udf');
 export const RASTER_BRAND = Symbol.for('tilesmith.raster');
 export const TABLE_BRAND = Symbol.for('tilesmith.table');
+export const HTML_BRAND = Symbol.for('tilesmith.html');
 
 /**
  * Declares a TypeScript UDF. The file that default-exports it is served as the UDF named
@@ -50,5 +51,22 @@ export function table(rows: Record<string, unknown>[], columns?: string[]): Tabl
   const cols = columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const out: TableData = { columns: cols, rows };
   Object.defineProperty(out, TABLE_BRAND, { value: true, enumerable: false });
+  return out;
+}
+
+/** What `html()` returns: a page the server answers as `text/html`. */
+export interface HtmlData {
+  html: string;
+}
+
+/**
+ * Wraps a string as an HTML result, served as `text/html` (a string that starts with
+ * `<!doctype html>` or `<html` is recognised without it).
+ * @example return html(`<h1>${params.name}</h1>`);
+ */
+export function html(markup: string): HtmlData {
+  if (typeof markup !== 'string') throw new TypeError('html() needs a string of HTML');
+  const out: HtmlData = { html: markup };
+  Object.defineProperty(out, HTML_BRAND, { value: true, enumerable: false });
   return out;
 }

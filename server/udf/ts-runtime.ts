@@ -6,12 +6,11 @@ import { format as formatLog } from 'node:util';
 import { UdfError, UdfTimeoutError } from '../errors.ts';
 import { looksLikeTilesmithError } from '../compute/wire.ts';
 import type { ComputePool } from '../node/compute-pool.ts';
-import { RESERVED_PARAMS } from '../params/coerce.ts';
 import type { LoadedUdf, NormalizedResult, ParamSpecs, UdfCall, UdfDefinition, UdfLoader, UdfOptions, UdfOutput, UdfRuntime } from '../types.ts';
 import { isUdfDefinition, raster, table } from './define.ts';
 import { importUdfModule } from './import-udf.ts';
+import { validateParams } from './validate.ts';
 
-const PARAM_TYPES = new Set(['int', 'float', 'bool', 'str', 'list', 'dict', 'json', 'geojson', 'bounds']);
 const MAX_LOG_LINES = 200;
 
 /**
@@ -105,20 +104,6 @@ export function createTsRuntime(name: string, def: UdfDefinition, timeoutMs: num
   };
 }
 
-function validateParams(name: string, params: ParamSpecs | undefined): ParamSpecs {
-  const out: ParamSpecs = {};
-  for (const [key, spec] of Object.entries(params ?? {})) {
-    if (RESERVED_PARAMS.has(key)) {
-      throw new Error(`parameter '${key}' uses a name the server reserves (${[...RESERVED_PARAMS].join(', ')}); rename it`);
-    }
-    if (!spec || !PARAM_TYPES.has(spec.type)) {
-      throw new Error(`parameter '${key}' has type ${JSON.stringify(spec?.type)}; accepted types are ${[...PARAM_TYPES].join(', ')}`);
-    }
-    out[key] = spec;
-  }
-  return out;
-}
-
 /**
  * The runtime of a TypeScript UDF in the compute pool: the UDF, normalisation and encoding
  * run in a worker thread; the main thread only waits.
@@ -129,11 +114,11 @@ export function createPooledTsRuntime(o: { name: string; path: string; codeHash:
   const wire = (call: UdfCall) => ({ bounds: call.bounds, tile: call.tile, tileSize: call.tileSize, params: call.params });
   return {
     async run(call) {
-      const { normalized, logs } = await o.pool.runUdfRaw(udf, wire(call), { signal: call.signal, timeoutMs: call.timeoutMs ?? o.timeoutMs, memoryMb: o.memoryMb, what });
+      const { normalized, logs } = await o.pool.runUdfRaw(udf, wire(call), { signal: call.signal, timeoutMs: call.timeoutMs ?? o.timeoutMs, declaredTimeoutMs: o.timeoutMs, memoryMb: o.memoryMb, what });
       return { value: denormalize(normalized as NormalizedResult), logs };
     },
     compute(call, encode) {
-      return o.pool.runUdf(udf, wire(call), encode, { signal: call.signal, timeoutMs: call.timeoutMs ?? o.timeoutMs, memoryMb: o.memoryMb, what });
+      return o.pool.runUdf(udf, wire(call), encode, { signal: call.signal, timeoutMs: call.timeoutMs ?? o.timeoutMs, declaredTimeoutMs: o.timeoutMs, memoryMb: o.memoryMb, what });
     },
   };
 }
@@ -196,7 +181,7 @@ export function createTsLoader(opts: { timeoutMs: number; pool?: ComputePool }):
           options = rest;
           def = d;
         }
-        base.params = validateParams(name, params as ParamSpecs | undefined);
+        base.params = validateParams(params as ParamSpecs | undefined);
         base.options = options;
         const timeout = options.timeout !== undefined ? parseTimeout(options.timeout) : opts.timeoutMs;
         base.timeoutMs = timeout;

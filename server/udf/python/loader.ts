@@ -13,6 +13,7 @@ import { findPython, type ProbeResult } from './interpreter.ts';
 import { WorkerPool } from './pool.ts';
 import { FrameType } from './protocol.ts';
 import { createPythonRuntime, type CrashLedger, type PythonRuntimeOptions, type UdfSpec } from './runtime.ts';
+import { validateParams } from '../validate.ts';
 
 export interface PythonLoaderOptions {
   /** Interpreter for all workers (`--python`); otherwise probed, see `findPython`. */
@@ -41,6 +42,13 @@ export interface PythonLoaderOptions {
    * Without it results are decoded in-process.
    */
   encodeFrame?: PythonRuntimeOptions['encodeFrame'];
+  /**
+   * Folders where `fused.load("Name")` looks for UDF folders (TILESMITH_UDF_PATH in workers),
+   * in order; the CLI puts the served folder first, then each `--udf-path`.
+   */
+  udfPath?: string[];
+  /** Debug-level messages (skipped canvas notes and widgets). @default dropped */
+  debug?: (msg: string) => void;
 }
 
 /**
@@ -70,6 +78,50 @@ interface Entry {
 }
 
 const UDF_TEXT = /@(\w+\.)?udf\b|^def\s+udf\s*\(/m;
+/** Fused canvas nodes that are not UDFs: markdown notes and JSON widgets. */
+const NOT_UDF_NODES = new Set(['textbox', 'json_ui', 'markdown', 'note', 'widget']);
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** A Fused folder's meta.json, or undefined when there is none (or it is not JSON). */
+function readMeta(dir: string): Record<string, any> | undefined {
+  try {
+    const m = JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8'));
+    return m && typeof m === 'object' ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The UDF step of a meta.json (`job_config.steps[0].udf`), or the object itself. */
+function metaStep(meta: Record<string, any> | undefined): Record<string, any> {
+  const step = meta?.job_config?.steps?.[0]?.udf ?? meta ?? {};
+  return step && typeof step === 'object' ? step : {};
+}
+
+/** The canvas node type (`nodeTemplateType`, possibly as `fused:nodeTemplateType` in metadata). */
+function nodeType(meta: Record<string, any> | undefined): string | undefined {
+  const step = metaStep(meta);
+  for (const o of [meta, step, step.metadata, meta?.metadata]) {
+    if (!o || typeof o !== 'object') continue;
+    for (const k of ['nodeTemplateType', 'fused:nodeTemplateType']) if (typeof o[k] === 'string') return o[k];
+  }
+  return undefined;
+}
+
+/** The file meta.json names as the UDF's source (`source`, e.g. `eiffel_tower_point.py`), if it exists. */
+function metaSource(dir: string, meta: Record<string, any> | undefined): string | undefined {
+  const src = metaStep(meta).source;
+  if (typeof src !== 'string' || !src.endsWith('.py')) return undefined;
+  const p = path.join(dir, path.basename(src));
+  return existsSync(p) ? p : undefined;
+}
 const DEFAULT_TIMEOUT_MS = 120_000;
 
 /**
@@ -84,6 +136,8 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
   const workers = Math.max(1, opts.workers ?? cpus().length);
   const memoryMb = opts.memoryMb ?? 2048;
   const log = opts.log ?? (() => {});
+  const debug = opts.debug ?? (() => {});
+  const udfPathEnv: Record<string, string> = opts.udfPath?.length ? { TILESMITH_UDF_PATH: opts.udfPath.map((p) => path.resolve(p)).join(path.delimiter) } : {};
   const pools = new Map<string, WorkerPool>();
   const crashes: CrashLedger = new Map();
   const sweeper = createPyCacheSweeper({ dir: cacheDir, maxBytes: opts.cacheMaxBytes ?? 512 * 2 ** 20, intervalMs: opts.cacheSweepMs, log });
@@ -112,7 +166,21 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
       if (base.startsWith('.') || base.startsWith('_')) return null;
       if (isDirectory) {
         if (base === 'node_modules' || base === '__pycache__') return null;
-        return existsSync(path.join(entryPath, `${base}.py`)) || existsSync(path.join(entryPath, 'main.py')) ? base : null;
+        const meta = existsSync(path.join(entryPath, 'meta.json')) ? readMeta(entryPath) : undefined;
+        const node = nodeType(meta);
+        if (node && NOT_UDF_NODES.has(node)) {
+          debug(`[python] skipping ${entryPath}: a Fused canvas ${node === 'json_ui' ? 'widget' : 'note'} (nodeTemplateType ${node}), not a UDF`);
+          return null;
+        }
+        const entry = [metaSource(entryPath, meta), path.join(entryPath, `${base}.py`), path.join(entryPath, 'main.py')].find((p) => p && existsSync(p));
+        if (!entry) return null;
+        // A Fused canvas export whose body is markdown or JSON rather than Python (older notes
+        // carry no nodeTemplateType): no function can be served from a file without `def`.
+        if (meta && !/\bdef\s|\blambda\b/.test(readText(entry))) {
+          debug(`[python] skipping ${entryPath}: ${path.basename(entry)} defines no function (a Fused canvas note or widget?)`);
+          return null;
+        }
+        return base;
       }
       if (base.endsWith('.zip')) return base.slice(0, -4);
       if (!base.endsWith('.py')) return null;
@@ -167,11 +235,11 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
         python = r.python.executable;
       }
       const mem = e.config.memory_mb ?? memoryMb;
-      const env = { ...opts.env, ...e.config.env };
+      const env = { ...udfPathEnv, ...opts.env, ...e.config.env };
       const own = e.config.python || e.config.env || e.config.memory_mb;
       const pool = poolFor(python, mem, env, own ? Math.max(1, e.config.workers ?? workers) : workers);
 
-      const step = e.meta?.job_config?.steps?.[0]?.udf ?? e.meta ?? {};
+      const step = metaStep(e.meta);
       const spec: UdfSpec = {
         name,
         codeHash: base.codeHash,
@@ -203,9 +271,14 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
       }
       for (const line of h.logs ?? []) log(`[${name}] ${line}`);
 
-      const params: ParamSpecs = {};
+      let params: ParamSpecs = {};
       for (const [k, p] of Object.entries(h.params as Record<string, any>)) {
         params[k] = { type: p.type, ...(p.default !== undefined ? { default: p.default } : {}), ...(p.required ? { required: true } : {}) };
+      }
+      try {
+        params = validateParams(params); // the same rules (and sentence) as TypeScript UDFs
+      } catch (err) {
+        return { ...base, loadError: { message: `UDF '${name}' failed to load: ${(err as Error).message}`, status: 500 } };
       }
       const options: UdfOptions = { ...h.options };
       if (e.config.timeout !== undefined) options.timeout = e.config.timeout;
@@ -255,13 +328,15 @@ function resolveEntry(entryPath: string): Entry {
   let files: string[];
   let meta: Record<string, any> | undefined;
   if (isDir(entryPath)) {
-    const fused = path.join(entryPath, `${base}.py`);
-    kind = existsSync(fused) ? 'fused' : 'folder';
-    entry = kind === 'fused' ? fused : path.join(entryPath, 'main.py');
-    if (!existsSync(entry)) throw new Error(`${entryPath} has neither ${base}.py nor main.py`);
-    files = listSources(entryPath);
     const metaPath = path.join(entryPath, 'meta.json');
     if (existsSync(metaPath)) meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+    // meta.json's `source` names the file when it differs from the folder (Eiffel_Tower_Point/eiffel_tower_point.py).
+    const source = metaSource(entryPath, meta);
+    const fused = source ?? path.join(entryPath, `${base}.py`);
+    kind = existsSync(fused) ? 'fused' : 'folder';
+    entry = kind === 'fused' ? fused : path.join(entryPath, 'main.py');
+    if (!existsSync(entry)) throw new Error(`${entryPath} has neither ${base}.py nor main.py (nor a meta.json source file)`);
+    files = listSources(entryPath);
   } else {
     kind = entryPath.endsWith('.zip') ? 'zip' : 'file';
     entry = kind === 'file' ? path.resolve(entryPath) : undefined;

@@ -14,6 +14,7 @@
  *
  * ## Result descriptors (`header.result`) — bulk data is never JSON
  * - `{t:'json', value}`: str / int / float / bool / dict / list / None.
+ * - `{t:'html', value}`: an HTML page (fastapi `HTMLResponse`, or a `Response` of type text/html).
  * - `{t:'raster', dtype, width, height, bands, data, bounds?}`: `data` is a buffer index of
  *   pixel-interleaved (band-last), C-ordered, little-endian samples of `dtype` (uint8, int8,
  *   uint16, int16, uint32, int32, float32, float64). Python already transposed bands-first input.
@@ -27,7 +28,7 @@
  *     2-D or 3-D) of each row; an empty slice is a null geometry.
  */
 import type { Feature, FeatureCollection, Geometry, Position } from 'geojson';
-import { raster, table } from '../define.ts';
+import { html, raster, table } from '../define.ts';
 import type { Bounds, RasterData } from '../../types.ts';
 
 /** Frame type bytes. */
@@ -203,6 +204,8 @@ export function decodeResult(frame: Frame): unknown {
   switch (r.t) {
     case 'json':
       return r.value ?? null;
+    case 'html':
+      return html(String(r.value));
     case 'raster': {
       const Ctor = DTYPES[r.dtype];
       if (!Ctor) throw new TypeError(`unsupported raster dtype ${r.dtype}`);

@@ -276,6 +276,8 @@ class LoadedUdf:
 _udfs = {}  # name -> LoadedUdf
 _all_local_names = set()  # module names that came from some UDF's folder (e.g. 'utils')
 _active = None
+# Last on the path: stand-ins (mercantile) used only when the real package is not installed.
+sys.path.append(os.path.join(os.path.dirname(_WORKER_FILE), "fallback"))
 _base_path = list(sys.path)
 
 
@@ -390,6 +392,7 @@ def _ensure_loaded(spec):
     module.__dict__["fused"] = _fused_compat
     sys.modules[modname] = module
     code = compile(source, entry, "exec")
+    _run_context.begin(name)  # fused.file_path / fused.context at import time
     exec(code, module.__dict__)
 
     u.module = module
@@ -425,7 +428,7 @@ def _find_entry(module, spec):
 _SIMPLE = {int: "int", float: "float", bool: "bool", str: "str", list: "list", tuple: "list", set: "list",
            dict: "dict"}
 _BOUNDS_MARKERS = {"bounds": "list", "tile": "gdf", "viewport": "gdf"}
-_CONTEXT = ("tile", "tile_size")
+_CONTEXT = ("tile", "tile_size", "x", "y", "z")  # x, y, z: legacy Fused tile UDFs `def udf(x, y, z)`
 
 
 def _marker(ann):
@@ -529,7 +532,7 @@ def _introspect(u, spec):
             continue
         ann = hints.get(p.name, p.annotation)
         ptype, conv = _param_type(ann)
-        if p.name in _CONTEXT and ptype in ("str", "int", "dict"):
+        if p.name in _CONTEXT and ptype in ("str", "int", "dict", "float"):
             # Filled from the request (tile {x, y, z} or None; tile size in pixels), not a query parameter.
             u.context.append(p.name)
             continue
@@ -617,7 +620,12 @@ def _build_kwargs(u, h):
 
                 kwargs[name] = Bounds(b)
     for name in u.context:
-        kwargs[name] = h.get("tile") if name == "tile" else int(h.get("tileSize") or 256)
+        if name == "tile":
+            kwargs[name] = h.get("tile")
+        elif name == "tile_size":
+            kwargs[name] = int(h.get("tileSize") or 256)
+        else:
+            kwargs[name] = (h.get("tile") or {}).get(name)
     params = h.get("params") or {}
     for k, v in params.items():
         entry = u.params.get(k)
@@ -632,15 +640,26 @@ class Unsupported(Exception):
     pass
 
 
+from tilesmith._context import current as _run_context  # noqa: E402
+from tilesmith._results import Html as _Html, UnsupportedResult as _UnsupportedResult, adapt as _adapt_result  # noqa: E402
+
+
 _SUPPORTED = ("GeoDataFrame, GeoSeries, shapely geometry, DataFrame, Series, numpy array (2-D, or 3-D bands-first "
-              "or bands-last), (array, bounds) tuple, str, int, float, bool, dict, list or None")
+              "or bands-last), (array, bounds) tuple, PNG/JPEG bytes or BytesIO, PIL image, xarray DataArray, "
+              "HTML str or fastapi HTMLResponse, str, int, float, bool, dict, list or None")
 
 
 def encode_result(value):
     """Returns (descriptor, buffers) for a UDF's return value; bulk data goes into buffers."""
     bufs = []
+    try:
+        value = _adapt_result(value)  # Fused's other return types: HTML, images, DataArrays, empty frames
+    except _UnsupportedResult as e:
+        raise Unsupported(str(e))
     if value is None:
         return {"t": "json", "value": None}, bufs
+    if isinstance(value, _Html):
+        return {"t": "html", "value": str(value)}, bufs
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], np.ndarray):
         if value[0].size == 0:
             return {"t": "json", "value": None}, bufs  # nothing in this area
@@ -944,6 +963,7 @@ def handle_call(h):
     n_modules = len(sys.modules)
     t0 = time.perf_counter()
     try:
+        _run_context.begin(u.name, h)
         kwargs = _build_kwargs(u, h)
         value = u.func(**kwargs)
         t1 = time.perf_counter()

@@ -66,38 +66,107 @@ def _write(path, value):
     os.replace(tmp, path)  # readers never see a half-written file
 
 
-def cache(func=None, *, cache_max_age=DEFAULT_MAX_AGE, cache_reset=False, path=None, **_ignored):
+_STORAGES = ("auto", "mount", "local", "object")
+# Options accepted both when decorating and on each call (Fused's documented call-time options).
+_CALL_OPTIONS = ("cache_max_age", "cache_reset", "cache_verbose", "cache_key_exclude", "cache_storage",
+                 "cache_folder_path", "reset")
+
+
+def _check_storage(value):
+    if value is not None and value not in _STORAGES:
+        raise ValueError(f"cache_storage={value!r}: expected one of {', '.join(_STORAGES)}")
+
+
+def _key_args(sig, args, kwargs, exclude):
+    """Arguments that make the key: all of them, minus the names in cache_key_exclude."""
+    if not exclude:
+        return args, kwargs
+    if sig is not None:
+        try:
+            bound = sig.bind_partial(*args, **kwargs)
+            return (), {k: v for k, v in bound.arguments.items() if k not in exclude}
+        except TypeError:
+            pass
+    return args, {k: v for k, v in kwargs.items() if k not in exclude}
+
+
+def cache(func=None, *, cache_max_age=DEFAULT_MAX_AGE, cache_reset=False, path=None, cache_verbose=False,
+          cache_key_exclude=None, cache_storage="auto", cache_folder_path=None, reset=None, **_ignored):
     """Caches a function's return value on disk, shared by all workers.
 
-    `@cache`, or `@cache(cache_max_age='1d', cache_reset=False)`: results older than
-    `cache_max_age` are recomputed; `cache_reset=True` always recomputes (and stores).
-    `path` puts this function's entries in a sub-folder of its own.
+    `@cache`, or `@cache(cache_max_age='1d', cache_reset=False, cache_key_exclude=['conn'],
+    cache_verbose=True, cache_storage='auto', cache_folder_path='sub')`: results older than
+    `cache_max_age` are recomputed; `cache_reset=True` always recomputes (and stores);
+    arguments named in `cache_key_exclude` do not count in the key; `cache_verbose` prints
+    whether each call was a hit or a miss into the UDF's log. Every `cache_*` option may also
+    be passed when calling the function (`fetch(url, cache_max_age='1h')`), as in Fused, and
+    applies to that call. `cache_storage` is accepted for Fused compatibility: every storage
+    is the local disk cache here. `path` / `cache_folder_path` put this function's entries in
+    a sub-folder of their own.
     """
-    max_age = parse_duration(cache_max_age) if cache_max_age is not None else None
+    parse_duration(cache_max_age) if cache_max_age is not None else None  # fail at decoration time
+    _check_storage(cache_storage)
+    defaults = {
+        "cache_max_age": cache_max_age,
+        "cache_reset": bool(cache_reset or reset),
+        "cache_verbose": bool(cache_verbose),
+        "cache_key_exclude": tuple(cache_key_exclude or ()),
+        "cache_folder_path": cache_folder_path or path,
+    }
 
     def wrap(f):
         ident = _code_identity(f)
-        folder = path or "".join(c if c.isalnum() or c in "-_" else "_" for c in getattr(f, "__qualname__", "fn"))
+        name = getattr(f, "__qualname__", "fn")
+        base_folder = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        try:
+            sig = inspect.signature(f)
+        except (TypeError, ValueError):
+            sig = None
 
         @functools.wraps(f)
         def wrapper(*args, **kwargs):
-            key = hashlib.sha256(ident + b"\0" + _arg_bytes(args, kwargs)).hexdigest()[:32]
-            d = os.path.join(_cache_root(), folder)
+            o = dict(defaults)
+            for k in _CALL_OPTIONS:
+                if k in kwargs and not (sig is not None and k in sig.parameters):
+                    v = kwargs.pop(k)
+                    if k == "reset":
+                        k, v = "cache_reset", bool(v)
+                    elif k == "cache_key_exclude":
+                        v = tuple(v or ())
+                    elif k == "cache_storage":
+                        _check_storage(v)
+                        continue
+                    o[k] = v
+            max_age = parse_duration(o["cache_max_age"]) if o["cache_max_age"] is not None else None
+            kargs, kkw = _key_args(sig, args, kwargs, o["cache_key_exclude"])
+            key = hashlib.sha256(ident + b"\0" + _arg_bytes(kargs, kkw)).hexdigest()[:32]
+            sub = o["cache_folder_path"]
+            d = os.path.join(_cache_root(), *( [str(sub).strip("/").replace("..", "_")] if sub else [base_folder]))
             os.makedirs(d, exist_ok=True)
             file = os.path.join(d, key + ".pkl")
-            if not cache_reset and _fresh(file, max_age):
+            verbose = o["cache_verbose"]
+            reset_now = o["cache_reset"]
+            if not reset_now and _fresh(file, max_age):
                 try:
-                    return _read(file)
+                    value = _read(file)
+                    if verbose:
+                        print(f"cache hit: {name} ({key[:12]})")
+                    return value
                 except Exception:
                     pass  # unreadable (e.g. another Python version): recompute below
             with open(file + ".lock", "a+b") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # released by the kernel even if we are killed
                 try:
-                    if not cache_reset and _fresh(file, max_age):
+                    if not reset_now and _fresh(file, max_age):
                         try:
-                            return _read(file)
+                            value = _read(file)
+                            if verbose:
+                                print(f"cache hit: {name} ({key[:12]})")
+                            return value
                         except Exception:
                             pass
+                    if verbose:
+                        print(f"cache {'reset' if reset_now else 'miss'}: {name} ({key[:12]}), computing")
                     value = f(*args, **kwargs)
                     try:
                         _write(file, value)
@@ -107,7 +176,7 @@ def cache(func=None, *, cache_max_age=DEFAULT_MAX_AGE, cache_reset=False, path=N
                 finally:
                     fcntl.flock(lock, fcntl.LOCK_UN)
 
-        wrapper.__tilesmith_cache__ = {"cache_max_age": cache_max_age, "cache_reset": cache_reset}
+        wrapper.__tilesmith_cache__ = dict(defaults, cache_storage=cache_storage)
         return wrapper
 
     return wrap(func) if callable(func) else wrap
