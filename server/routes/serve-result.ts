@@ -301,7 +301,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
     try {
       const out = await computeUdf(
         udf,
-        { bounds: req.bounds, tile: req.tile, tileSize: opts.tileSize, params, signal: flight.signal, timeoutMs: Math.max(1, deadline - Date.now()) },
+        { bounds: req.bounds, tile: req.tile, tileSize: opts.tileSize, params, signal: flight.signal, timeoutMs: Math.max(1, timeoutMs - Math.round(slot?.waitedMs ?? 0)) },
         {
           mode: req.mode,
           format: opts.format,
