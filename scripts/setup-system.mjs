@@ -20,6 +20,8 @@ const PACKAGES = [
   'python3-geopandas',
   'python3-qgis', // PyQGIS for test/qgis.test.ts
   'qgis-providers', // the wms (XYZ) and vector tile providers
+  'redis-server', // test/redis-*.test.ts and test/export.test.ts: the shared cache tier and the BullMQ queue
+  'gdal-bin', // test/export.test.ts: ogrinfo opens the exported MBTiles and PMTiles
 ];
 
 function loud(message) {

@@ -89,6 +89,19 @@ function pathOf(dir: string, hash: string): string {
   return join(dir, hash.slice(0, 2), hash.slice(2, 4), hash);
 }
 
+/**
+ * The self-checking binary form of an entry (magic, version, JSON header, body, CRC-32), as
+ * stored in disk files and Redis values.
+ */
+export function encodeEntry(key: string, entry: CacheEntry): Buffer {
+  return encodeFile(key, entry);
+}
+
+/** The entry, or undefined for anything but an intact encoding made for this very `key`. */
+export function decodeEntry(key: string, bytes: Buffer): CacheEntry | undefined {
+  return decodeFile(key, bytes);
+}
+
 function encodeFile(key: string, entry: CacheEntry): Buffer {
   const header: Header = {
     key,
@@ -148,7 +161,7 @@ function decodeFile(key: string, file: Buffer): CacheEntry | undefined {
   };
   if (h.timings) entry.timings = h.timings;
   if (h.scope && typeof h.scope === 'object' && typeof h.scope.udf === 'string') entry.scope = h.scope;
-  return tagTier(entry, 'disk');
+  return entry;
 }
 
 /** Just the header of a cache file (no checksum check: a purge only needs to know what it is). */
@@ -372,6 +385,7 @@ export function createDiskCache(opts: DiskCacheOptions = {}): DiskCache {
         return undefined;
       }
       const entry = decodeFile(key, file);
+      if (entry) tagTier(entry, 'disk');
       if (!entry || entry.expiresAt <= Date.now()) {
         // Not through the key's queue: a write queued meanwhile would otherwise be deleted.
         // A rename racing this unlink can still lose a fresh file, which is only a miss.

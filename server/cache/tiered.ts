@@ -1,6 +1,6 @@
 import type { CacheEntry, CachePurgeFilter, ResultCache } from '../types.ts';
 import { checkPurgeFilter, type KeyedPurge } from './purge.ts';
-import { withSingleFlight } from './single-flight.ts';
+import { withSingleFlight, type CacheStorage } from './single-flight.ts';
 
 /** A tiered cache, with `flush()` to wait for the writes it runs in the background. */
 export interface TieredCache extends ResultCache, KeyedPurge {
@@ -22,7 +22,7 @@ export interface TieredCache extends ResultCache, KeyedPurge {
  * await cache.getOrCompute(key, compute);
  * await cache.close();
  */
-export function createTieredCache(tiers: ResultCache[]): TieredCache {
+export function createTieredCache(tiers: CacheStorage[]): TieredCache {
   if (tiers.length === 0) throw new TypeError('createTieredCache: at least one tier is required');
   const pending = new Set<Promise<unknown>>();
 
@@ -33,7 +33,7 @@ export function createTieredCache(tiers: ResultCache[]): TieredCache {
   }
 
   /** Writes `tiers[0..]`; starts the slow ones first so that a later delete is ordered after them. */
-  async function store(targets: ResultCache[], key: string, entry: CacheEntry): Promise<void> {
+  async function store(targets: CacheStorage[], key: string, entry: CacheEntry): Promise<void> {
     for (const tier of targets.slice(1)) background(tier.set(key, entry));
     await targets[0]?.set(key, entry);
   }

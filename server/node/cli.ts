@@ -15,6 +15,9 @@ Options:
   --no-disk-cache       keep results in memory only
   --memory-cache MB     memory tier size (default 256)
   --disk-cache MB       disk tier size (default 2048)
+  --redis URL           share the cache with every instance on this Redis (redis://host:6379)
+  --redis-prefix P      prefix of the Redis keys, to share one Redis between deployments (default tilesmith)
+  --redis-lock-ttl T    expiry of a compute lock whose holder died, e.g. 15s (default 15s)
   --cache-max-age T     default result lifetime, e.g. 1h, 90d (default 90d)
   --timeout T           default UDF timeout, e.g. 30s (default 120s)
   --python PATH         Python interpreter for Python UDFs (default: $TILESMITH_PYTHON or auto)
@@ -55,6 +58,9 @@ export async function main(argv: string[]): Promise<void> {
         'memory-cache': { type: 'string' },
         'disk-cache': { type: 'string' },
         'cache-max-age': { type: 'string' },
+        redis: { type: 'string' },
+        'redis-prefix': { type: 'string' },
+        'redis-lock-ttl': { type: 'string' },
         timeout: { type: 'string' },
         python: { type: 'string' },
         workers: { type: 'string' },
@@ -93,6 +99,9 @@ export async function main(argv: string[]): Promise<void> {
     memoryCacheBytes: mb('memory-cache', v['memory-cache']),
     diskCacheBytes: mb('disk-cache', v['disk-cache']),
     cacheMaxAge: v['cache-max-age'],
+    redis: v.redis ?? process.env.TILESMITH_REDIS_URL,
+    redisPrefix: v['redis-prefix'],
+    redisLockTtl: v['redis-lock-ttl'],
     timeout: v.timeout,
     python: v.python,
     pythonWorkers: int('workers', v.workers),

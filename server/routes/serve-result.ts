@@ -228,7 +228,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       timings.udf = 0;
       timings.encode = 0;
       timings.total = performance.now() - t0;
-      return resultResponse(c, { entry: cached, cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename });
+      return tierHeader(resultResponse(c, { entry: cached, cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename }), cached);
     }
   }
   if (seen) prepared = prepareRequest(c, deps, req);
@@ -311,5 +311,12 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
     // Do not let browsers or CDNs keep a result the user asked not to cache.
     entry = { ...entry, expiresAt: Date.now() };
   }
-  return resultResponse(c, { entry, cacheStatus: status, cacheable: useCache, timings, filename: req.filename });
+  const res = resultResponse(c, { entry, cacheStatus: status, cacheable: useCache, timings, filename: req.filename });
+  return status === 'HIT' ? tierHeader(res, entry) : res;
+}
+
+/** `X-Cache-Tier: memory|redis|disk` on a hit: which cache tier answered (`X-Cache` stays `HIT`). */
+function tierHeader(res: Response, entry: CacheEntry): Response {
+  if (entry.tier) res.headers.set('X-Cache-Tier', entry.tier);
+  return res;
 }
