@@ -2,10 +2,21 @@ import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { startServer } from './serve.ts';
 
+/** Commands kept in their own files (export.ts, …); `serve` is parsed here. */
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  export: async (argv) => (await import('./export-cli.ts')).runExportCommand('export', argv),
+  seed: async (argv) => (await import('./export-cli.ts')).runExportCommand('seed', argv),
+  worker: async (argv) => (await import('./export-cli.ts')).runExportCommand('worker', argv),
+};
+
 const HELP = `tilesmith — serve map UDFs as cached tiles, files and metadata
 
 Usage:
   tilesmith serve DIR [options]
+  tilesmith export NAME --bbox W,S,E,N --zoom 0-12 [--param K=V] OUT.pmtiles|OUT.mbtiles
+  tilesmith seed NAME --bbox W,S,E,N --zoom 0-12 [--param K=V]
+  tilesmith worker --redis URL DIR
+  (tilesmith export --help for their options)
 
 Options:
   --port N              port to listen on (default: $PORT or 8787)
@@ -44,6 +55,8 @@ function int(name: string, v: string | undefined): number | undefined {
 
 /** Entry point of the `tilesmith` command. */
 export async function main(argv: string[]): Promise<void> {
+  const other = argv[0] !== undefined ? COMMANDS[argv[0]] : undefined;
+  if (other) return other(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

@@ -35,15 +35,17 @@ export async function haveRedis(): Promise<boolean> {
 }
 
 /**
- * Starts a real `redis-server` on a free port, without persistence, as the tests' shared Redis.
+ * Starts a real `redis-server` on a free port, without persistence, as the tests' shared Redis,
+ * configured as the README recommends (`maxmemory` + `allkeys-lru` for a cache; `noeviction`
+ * for a BullMQ queue).
  * Stop it in afterAll.
  */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(opts: { policy?: 'allkeys-lru' | 'volatile-lru' | 'noeviction' } = {}): Promise<TestRedis> {
   const port = await freePort();
   let proc: ChildProcess | undefined;
   const clients: Redis[] = [];
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory', '256mb', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory', '256mb', '--maxmemory-policy', opts.policy ?? 'allkeys-lru'], { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     for (;;) {
       const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
