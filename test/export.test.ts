@@ -13,7 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { PMTiles, type Source } from 'pmtiles';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countTiles, exportTiles, tilesOf } from '../server/node/export.ts';
+import { countTiles, exportTiles, seedTiles, tilesOf } from '../server/node/export.ts';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
 import type { Bounds } from '../server/types.ts';
 import { haveRedis, startRedis, type TestRedis } from './helpers/redis.ts';
@@ -168,6 +168,29 @@ describe('export to PMTiles and MBTiles', () => {
     const bad = await run(process.execPath, [BIN, 'export', 'runlog', '--dir', UDFS, '--bbox', '10,40,0,50', '--zoom', '0-3', out]).catch((e: { stderr: string; code: number }) => e);
     expect((bad as { code: number }).code).toBe(1);
     expect((bad as { stderr: string }).stderr).toMatch(/--bbox must be west,south,east,north.*west < east/);
+  });
+});
+
+describe('seed', () => {
+  it('fills the server\'s disk cache: a server started on it answers every tile as a disk hit', async () => {
+    const cacheDir = join(work, 'seeded');
+    const params = { ...PARAMS, tag: 'seed' };
+    const summary = await seedTiles({ dir: UDFS, udf: 'runlog', bbox: BBOX, minzoom: 0, maxzoom: 3, params, server: { cacheDir }, log: () => {} });
+    const total = countTiles(BBOX, 0, 3);
+    expect(summary.rendered).toBe(total);
+    expect(runs('seed')).toHaveLength(total);
+    const warm = await startServer({ dir: UDFS, port: 0, host: '127.0.0.1', cacheDir, log: () => {} });
+    try {
+      for (const [z, x, y] of tilesOf(BBOX, 0, 3)) {
+        const res = await fetch(`${warm.url}/udf/runlog/tiles/${z}/${x}/${y}.mvt?${new URLSearchParams(params)}`);
+        await res.arrayBuffer();
+        expect(res.headers.get('x-cache')).toBe('HIT');
+        expect(res.headers.get('x-cache-tier')).toBe('disk');
+      }
+    } finally {
+      await warm.close();
+    }
+    expect(runs('seed')).toHaveLength(total);
   });
 });
 
