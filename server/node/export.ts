@@ -397,27 +397,35 @@ async function distribute(
         tiles: todo.slice(i, i + size).map((t) => zxyToTileId(...t)),
       });
     }
-    const added = await queue.addBulk(
-      batches.map((data, i) => ({
-        name: 'tiles',
-        data,
-        opts: { jobId: `${exportId}-${i}`, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: 100 },
-      })),
-    );
-    const onAbort = () => void Promise.all(added.map((j) => j.remove().catch(() => {})));
+    // Enqueue in windows, so a huge export does not hold every job's waiter at once.
+    const WINDOW = 256;
+    queue.setMaxListeners(WINDOW + 16);
+    events.setMaxListeners(WINDOW + 16);
+    let outstanding: Array<{ remove(): Promise<unknown> }> = [];
+    const onAbort = () => void Promise.all(outstanding.map((j) => j.remove().catch(() => {})));
     job.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await Promise.all(
-        added.map(async (j) => {
-          const result = await raceAbort(j.waitUntilFinished(events), job.signal);
-          if (!result) return;
-          workers[result.worker] = (workers[result.worker] ?? 0) + result.tiles.length;
-          for (const [id, b64] of result.tiles) {
-            const [z, x, y] = tileIdToZxy(id);
-            record(z, x, y, b64 === null ? null : Buffer.from(b64, 'base64'));
-          }
-        }),
-      );
+      for (let start = 0; start < batches.length && !job.signal?.aborted; start += WINDOW) {
+        const added = await queue.addBulk(
+          batches.slice(start, start + WINDOW).map((data, i) => ({
+            name: 'tiles',
+            data,
+            opts: { jobId: `${exportId}-${start + i}`, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: 100 },
+          })),
+        );
+        outstanding = added;
+        await Promise.all(
+          added.map(async (j) => {
+            const result = await raceAbort(j.waitUntilFinished(events), job.signal);
+            if (!result) return;
+            workers[result.worker] = (workers[result.worker] ?? 0) + result.tiles.length;
+            for (const [id, b64] of result.tiles) {
+              const [z, x, y] = tileIdToZxy(id);
+              record(z, x, y, b64 === null ? null : Buffer.from(b64, 'base64'));
+            }
+          }),
+        );
+      }
     } finally {
       job.signal?.removeEventListener('abort', onAbort);
     }
