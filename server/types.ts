@@ -241,7 +241,14 @@ export interface ResultCache {
   getOrCompute(
     key: string,
     compute: () => Promise<{ entry: CacheEntry; store: boolean }>,
-    options?: { reset?: boolean },
+    options?: {
+      reset?: boolean;
+      /**
+       * How long this caller may wait for another instance computing the same key (a shared
+       * tier's cross-instance lock) before computing itself: the request's timeout.
+       */
+      waitMs?: number;
+    },
   ): Promise<{ entry: CacheEntry; hit: boolean }>;
   /**
    * Removes every entry matching `filter` (from every tier, and for a shared tier from every

@@ -46,6 +46,11 @@ export interface RedisTier extends Omit<ResultCache, 'getOrCompute'>, KeyedPurge
   close(): Promise<void>;
 }
 
+/** Escapes Redis glob characters, so a prefix with `*`, `?` or `[` matches only itself. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
 /** Deletes the lock only if it is still ours (it may have expired and been taken by another instance). */
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 /** Extends the lock only if it is still ours. */
@@ -191,7 +196,7 @@ export function createRedisTier(opts: RedisTierOptions): RedisTier {
         let cursor = '0';
         do {
           // Keys start with the UDF name (`udf/…`), so the match pattern narrows the scan.
-          const [next, keys] = await client.scan(cursor, 'MATCH', `${dataKey(filter.udf)}/*`, 'COUNT', 1000);
+          const [next, keys] = await client.scan(cursor, 'MATCH', `${globEscape(dataKey(filter.udf))}/*`, 'COUNT', 1000);
           cursor = next;
           const victims: string[] = [];
           for (const full of keys) {
@@ -345,8 +350,12 @@ export function withSharedCompute(tiered: TieredCache, redis: RedisTier, local: 
     }
   }
 
-  async function shared(key: string, compute: () => Promise<{ entry: CacheEntry; store: boolean }>): Promise<{ entry: CacheEntry; store: boolean }> {
-    const deadline = Date.now() + waitTimeout;
+  async function shared(
+    key: string,
+    compute: () => Promise<{ entry: CacheEntry; store: boolean }>,
+    waitMs: number,
+  ): Promise<{ entry: CacheEntry; store: boolean }> {
+    const deadline = Date.now() + waitMs;
     for (;;) {
       if (!redis.ready) return compute();
       const release = await redis.lock(key);
@@ -357,7 +366,7 @@ export function withSharedCompute(tiered: TieredCache, redis: RedisTier, local: 
       const entry = await redis.get(key);
       if (entry) return { entry, store: true };
       if (Date.now() >= deadline) {
-        log(`tilesmith cache: waited ${waitTimeout} ms for another instance to compute ${key}; computing here`);
+        log(`tilesmith cache: waited ${waitMs} ms for another instance to compute ${key}; computing here`);
         return compute();
       }
     }
@@ -368,7 +377,7 @@ export function withSharedCompute(tiered: TieredCache, redis: RedisTier, local: 
     getOrCompute(key, compute, options) {
       // A reset asks for a fresh run: it neither waits for nor blocks anyone.
       if (options?.reset) return tiered.getOrCompute(key, compute, options);
-      return tiered.getOrCompute(key, () => shared(key, compute), options);
+      return tiered.getOrCompute(key, () => shared(key, compute, options?.waitMs ?? waitTimeout), options);
     },
     async purge(filter) {
       const count = await tiered.purge(filter);

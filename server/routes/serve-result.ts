@@ -292,7 +292,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       entry = (await compute()).entry;
       status = 'BYPASS';
     } else {
-      const got = await deps.cache.getOrCompute(key, compute, { reset });
+      const got = await deps.cache.getOrCompute(key, compute, { reset, waitMs: waitLimit(udf) });
       entry = got.entry;
       status = got.hit ? 'HIT' : 'MISS';
       if (got.hit) {
@@ -313,6 +313,15 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
   }
   const res = resultResponse(c, { entry, cacheStatus: status, cacheable: useCache, timings, filename: req.filename });
   return status === 'HIT' ? tierHeader(res, entry) : res;
+}
+
+/** How long a request may wait for another instance's compute: the UDF's own timeout, else the cache's default (the server's). */
+function waitLimit(udf: LoadedUdf): number | undefined {
+  try {
+    return udf.options.timeout !== undefined ? parseDuration(udf.options.timeout, 'timeout') * 1000 : undefined;
+  } catch {
+    return undefined; // e.g. '500ms', which the runtime parses itself
+  }
 }
 
 /** `X-Cache-Tier: memory|redis|disk` on a hit: which cache tier answered (`X-Cache` stays `HIT`). */
