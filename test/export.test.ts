@@ -150,6 +150,32 @@ describe('export to PMTiles and MBTiles', () => {
     }
   });
 
+  it('Ctrl-C on the CLI stops with exit code 130, and the same command resumes', async () => {
+    const out = join(work, 'sigint.mbtiles');
+    const args = [BIN, 'export', 'runlog', '--dir', UDFS, '--bbox', BBOX.join(','), '--zoom', '0-6', '--param', 'ms=30', '--param', 'tag=sigint', '--concurrency', '2', out];
+    const env = { ...process.env, TILESMITH_TEST_RUNLOG: runlog };
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const deadline = Date.now() + 20_000;
+    while (runs('sigint').length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/interrupted/);
+    expect(stderr).toMatch(/run the same command again to resume/);
+    expect(existsSync(out)).toBe(false);
+    const staged = new Database(`${out}.partial`, { readonly: true });
+    const done = (staged.prepare('SELECT count(*) AS n FROM done').get() as { n: number }).n;
+    staged.close();
+    expect(done).toBe(runs('sigint').length); // every tile that started was recorded
+    const again = await run(process.execPath, args, { env });
+    expect(again.stderr).toMatch(new RegExp(`resuming, ${done} of ${countTiles(BBOX, 0, 6)} tiles already done`));
+    expect(runs('sigint')).toHaveLength(countTiles(BBOX, 0, 6));
+    expect(existsSync(out)).toBe(true);
+    expect(existsSync(`${out}.partial`)).toBe(false);
+  }, 60_000);
+
   it('refuses to resume a staging file of another export', async () => {
     const out = join(work, 'other.pmtiles');
     const controller = new AbortController();
