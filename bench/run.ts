@@ -57,7 +57,7 @@ async function main() {
   console.error('bench: 3. Python round trips');
   sections.push(await benchPython({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 30, maxMsPerRound: 1500 }));
   console.error('bench: 4. export on all cores vs one thread; Redis-tier hit vs memory hit');
-  sections.push(await benchExportRedis({ rounds: quick ? 1 : 3, requests: quick ? 300 : 1500 }));
+  sections.push(await benchExportRedis({ rounds: quick ? 1 : 3, hitRounds: quick ? 2 : 6, requests: quick ? 300 : 1000 }));
 
   const md = `${header(started, (performance.now() - t0) / 1000, load)}\n\n${sections.join('\n\n')}\n`;
   writeFileSync(OUT, md);

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedTiles } from '../server/node/export.ts';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
 import { haveRedis, startRedis, type TestRedis } from './helpers/redis.ts';
 
@@ -140,6 +141,22 @@ describe.skipIf(!available)('three instances on one Redis', () => {
     expect(third.cache).toBe('MISS');
     expect(Buffer.from(third.body).equals(Buffer.from(first.body))).toBe(true);
     expect(runs('8/100/90', 'corrupt')).toHaveLength(3);
+  });
+
+  it('seed --redis fills the shared tier: every instance answers the seeded tiles as Redis hits', async () => {
+    const summary = await seedTiles({
+      dir: UDFS, udf: 'runlog', bbox: [0, 40, 10, 50], minzoom: 4, maxzoom: 5, params: { tag: 'seeded', ms: '0' },
+      server: { cacheDir: join(work, 'seed-cache'), redis: redis.url, redisPrefix: prefix }, log: () => {},
+    });
+    expect(summary.rendered).toBeGreaterThan(1);
+    const before = runs('5/16/11', 'seeded').length + runs('4/8/5', 'seeded').length;
+    expect(before).toBe(2);
+    for (const s of servers) {
+      const r = await tile(s, '5/16/11.mvt?tag=seeded&ms=0');
+      expect(r.cache).toBe('HIT');
+      expect(r.tier).toBe('redis');
+    }
+    expect(runs('5/16/11', 'seeded').length + runs('4/8/5', 'seeded').length).toBe(2);
   });
 
   it('Redis stopped mid-run: requests keep succeeding; Redis back: sharing resumes', async () => {

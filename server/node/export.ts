@@ -6,6 +6,7 @@ import { Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import { SingleBar } from 'cli-progress';
 import { Redis } from 'ioredis';
 import { tileIdToZxy, zxyToTileId } from 'pmtiles';
+import type { SharedCache } from '../cache/redis.ts';
 import type { Bounds } from '../types.ts';
 import { startServer, type RunningServer, type ServerOptions } from './serve.ts';
 import { ExportStaging, writeMbtiles, writePmtiles, type ArchiveMetadata } from './tile-archive.ts';
@@ -325,6 +326,15 @@ async function renderLocally(
 export async function seedTiles(job: TileJob): Promise<ExportSummary> {
   checkJob(job);
   const renderer = await TileRenderer.open({ ...job, server: { diskCache: true, ...job.server } });
+  if (job.server?.redis) {
+    // Seeding the shared tier is the point: do not render into a Redis that is not there yet.
+    try {
+      await (renderer.server.cache as SharedCache).whenRedisReady(10_000);
+    } catch (error) {
+      await renderer.close();
+      throw new Error(`seed: ${(error as Error).message}; nothing was seeded`);
+    }
+  }
   const t0 = performance.now();
   const total = countTiles(job.bbox, job.minzoom, job.maxzoom);
   const bar = progress(job, total, 0);
