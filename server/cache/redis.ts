@@ -91,10 +91,20 @@ export function createRedisTier(opts: RedisTierOptions): RedisTier {
   // The subscriber needs its offline queue for the SUBSCRIBE issued before it is connected.
   const subscriber = new Redis(opts.url, { ...common, enableOfflineQueue: true, commandTimeout: undefined });
 
+  let closing = false;
   let warnedDown = false;
   let everReady = false;
+  let lastCommandWarning = 0;
   const onError = (error: Error) => {
-    if (warnedDown || closing) return;
+    if (closing) return;
+    if (client.status === 'ready') {
+      // Connected but a command failed (e.g. timed out): a miss now, a warning at most once a minute.
+      if (Date.now() - lastCommandWarning < 60_000) return;
+      lastCommandWarning = Date.now();
+      log(`tilesmith cache: a Redis command failed (${error.message}); answered from the local tiers`);
+      return;
+    }
+    if (warnedDown) return;
     warnedDown = true;
     log(`tilesmith cache: Redis at ${shownUrl} is unavailable (${error.message}); using the local tiers and reconnecting in the background`);
   };
@@ -105,7 +115,6 @@ export function createRedisTier(opts: RedisTierOptions): RedisTier {
     warnedDown = false;
     everReady = true;
   });
-  client.on('end', () => {});
 
   const waiters = new Map<string, Set<() => void>>();
   const purgeListeners: Array<(filter: CachePurgeFilter) => void> = [];
@@ -131,7 +140,6 @@ export function createRedisTier(opts: RedisTierOptions): RedisTier {
     }
   });
 
-  let closing = false;
   const ready = () => client.status === 'ready';
 
   /** Runs a Redis operation; any failure (down, timeout) gives `fallback`. */
