@@ -4,7 +4,7 @@
  * back, holds a corrupt value, or a lock holder is killed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { VectorTile } from '@mapbox/vector-tile';
@@ -232,4 +232,33 @@ describe.skipIf(!available)('a lock holder killed mid-compute', () => {
     // lock expiry (2 s) + the run (1.5 s) + slack for a loaded machine
     expect(elapsed).toBeLessThan(2000 + 1500 + 4000);
   }, 30_000);
+});
+
+describe.skipIf(!available)('instances with different UDF code on one Redis', () => {
+  it('never serve each other\'s results: the code hash is part of the key', async () => {
+    const r = await startRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'tilesmith-code-'));
+    const started: RunningServer[] = [];
+    try {
+      const source = readFileSync(join(UDFS, 'runlog.ts'), 'utf8');
+      for (const [name, text] of [['old', source], ['new', `${source}\n// edited: a new version\n`]] as const) {
+        const udfs = join(dir, name);
+        mkdirSync(udfs);
+        writeFileSync(join(udfs, 'runlog.ts'), text);
+      }
+      const open = (name: string, i: number) =>
+        startServer({ dir: join(dir, name), port: 0, host: '127.0.0.1', cacheDir: join(dir, `cache-${i}`), redis: r.url, redisPrefix: 'code', log: () => {} });
+      const [oldA, newB, newC] = await Promise.all([open('old', 0), open('new', 1), open('new', 2)]);
+      started.push(oldA, newB, newC);
+      await Promise.all(started.map((s) => (s.cache as unknown as { whenRedisReady(): Promise<void> }).whenRedisReady()));
+      expect((await tile(oldA, '3/4/2.mvt?tag=code&ms=0')).cache).toBe('MISS');
+      expect((await tile(newB, '3/4/2.mvt?tag=code&ms=0')).cache).toBe('MISS'); // not the old code's result
+      const c = await tile(newC, '3/4/2.mvt?tag=code&ms=0');
+      expect([c.cache, c.tier]).toEqual(['HIT', 'redis']); // same code: shared
+    } finally {
+      await Promise.all(started.map((s) => s.close()));
+      await r.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -233,13 +233,17 @@ export async function exportTiles(job: ExportOptions): Promise<ExportSummary> {
   const kind = extname(job.out).toLowerCase();
   if (kind !== '.pmtiles' && kind !== '.mbtiles') throw new Error(`The output must end in .pmtiles or .mbtiles, got ${job.out}`);
   const stagingPath = `${job.out}.partial`;
-  if (job.restart) rmSync(stagingPath, { force: true });
-  const staging = new ExportStaging(stagingPath);
   const log = job.log ?? ((m: string) => console.error(m));
-  const renderer = await TileRenderer.open(job).catch((error) => {
-    staging.close();
+  // The renderer first: an unknown UDF must not leave a staging file behind.
+  const renderer = await TileRenderer.open(job);
+  if (job.restart) for (const suffix of ['', '-wal', '-shm']) rmSync(stagingPath + suffix, { force: true });
+  let staging: ExportStaging;
+  try {
+    staging = new ExportStaging(stagingPath);
+  } catch (error) {
+    await renderer.close();
     throw error;
-  });
+  }
   const t0 = performance.now();
   try {
     const spec = specOf(job);
