@@ -100,6 +100,29 @@ describe.skipIf(!available)('Redis tier', () => {
     for (let i = 0; i < 100 && (await a.get(key)); i++) await new Promise((r) => setTimeout(r, 20));
     expect(await a.get(key)).toBeUndefined();
   });
+
+  it('a compute running on another instance when a purge comes is returned but stored nowhere', async () => {
+    const prefix = `fence${n++}`;
+    const a = shared(prefix);
+    const b = shared(prefix);
+    await Promise.all([a.whenRedisReady(), b.whenRedisReady()]);
+    const key = `roads/2/1/1/${'c'.repeat(64)}`;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const running = b.getOrCompute(key, async () => {
+      await gate;
+      return { entry: makeEntry('before the purge', undefined, { scope: { udf: 'roads', tile: { z: 2, x: 1, y: 1 }, bounds: null } }), store: true };
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    await a.purge({ udf: 'roads' });
+    await new Promise((r) => setTimeout(r, 200)); // the announcement reaches b
+    release();
+    expect((await running).hit).toBe(false);
+    await b.flush();
+    expect(await b.get(key)).toBeUndefined();
+    expect(await a.get(key)).toBeUndefined();
+    expect(await redis.client().exists(`${prefix}:r:${key}`)).toBe(0);
+  });
 });
 
 describe('Redis unreachable', () => {

@@ -337,7 +337,11 @@ export function withSharedCompute(tiered: TieredCache, redis: RedisTier, local: 
   const pollMs = opts.pollMs ?? 250;
   const log = opts.log ?? ((m: string) => console.warn(m));
 
+  /** Bumped by every purge, here or announced: a compute that spans one must not store its result. */
+  let purges = 0;
   redis.onPurge((filter) => {
+    purges++;
+    tiered.fence();
     for (const tier of local) void tier.purge(filter).catch((error) => log(`tilesmith cache: purge from another instance failed here: ${String(error)}`));
   });
 
@@ -349,7 +353,9 @@ export function withSharedCompute(tiered: TieredCache, redis: RedisTier, local: 
     try {
       const again = await redis.get(key);
       if (again) return { entry: again, store: true };
+      const before = purges;
       const result = await compute();
+      if (purges !== before) return { entry: result.entry, store: false };
       if (result.store) await redis.set(key, result.entry);
       return result;
     } finally {
@@ -388,11 +394,14 @@ export function withSharedCompute(tiered: TieredCache, redis: RedisTier, local: 
       return tiered.getOrCompute(key, () => shared(key, compute, options?.waitMs ?? waitTimeout), options);
     },
     async purge(filter) {
+      purges++;
       const count = await tiered.purge(filter);
       await redis.announcePurge(filter);
       return count;
     },
     async purgeKeys(filter) {
+      purges++;
+      tiered.fence();
       const keys = await tiered.purgeKeys(filter);
       await redis.announcePurge(filter);
       return keys;

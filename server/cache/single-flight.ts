@@ -1,5 +1,11 @@
 import type { CacheEntry, ResultCache } from '../types.ts';
 
+/** A cache whose running computes can be told not to store (a purge happened elsewhere). */
+export interface Fenced {
+  /** Computes running now return their entry but do not store it (`purge` does this itself). */
+  fence(): void;
+}
+
 /** A cache tier without `getOrCompute`: what a storage backend implements. */
 export type CacheStorage = Omit<ResultCache, 'getOrCompute'>;
 
@@ -22,7 +28,7 @@ type Outcome = { entry: CacheEntry; hit: boolean };
  * const cache = withSingleFlight({ get, set, delete: del });
  * const { entry, hit } = await cache.getOrCompute(key, async () => ({ entry: await render(), store: true }));
  */
-export function withSingleFlight<T extends CacheStorage>(storage: T): NoInfer<T> & Pick<ResultCache, 'getOrCompute'> {
+export function withSingleFlight<T extends CacheStorage>(storage: T): NoInfer<T> & Pick<ResultCache, 'getOrCompute'> & Fenced {
   const inflight = new Map<string, { promise: Promise<Outcome>; reset: boolean }>();
 
   /** Bumped by every purge: a compute that started before it must not store its result after it. */
@@ -59,5 +65,12 @@ export function withSingleFlight<T extends CacheStorage>(storage: T): NoInfer<T>
     return storage.purge(filter);
   };
 
-  return { ...storage, getOrCompute, purge };
+  return {
+    ...storage,
+    getOrCompute,
+    purge,
+    fence() {
+      generation++;
+    },
+  };
 }

@@ -1,9 +1,9 @@
 import type { CacheEntry, CachePurgeFilter, ResultCache } from '../types.ts';
 import { checkPurgeFilter, type KeyedPurge } from './purge.ts';
-import { withSingleFlight, type CacheStorage } from './single-flight.ts';
+import { withSingleFlight, type CacheStorage, type Fenced } from './single-flight.ts';
 
 /** A tiered cache, with `flush()` to wait for the writes it runs in the background. */
-export interface TieredCache extends ResultCache, KeyedPurge {
+export interface TieredCache extends ResultCache, KeyedPurge, Fenced {
   /** Resolves when every background write and promotion started so far, and each tier's own flush, is done. */
   flush(): Promise<void>;
   /** Flushes, then closes every tier. */
