@@ -238,6 +238,7 @@ describe.skipIf(!available)('instances with different UDF code on one Redis', ()
   it('never serve each other\'s results: the code hash is part of the key', async () => {
     const r = await startRedis();
     const dir = mkdtempSync(join(tmpdir(), 'tilesmith-code-'));
+    process.env.TILESMITH_TEST_RUNLOG = join(dir, 'runs.log');
     const started: RunningServer[] = [];
     try {
       const source = readFileSync(join(UDFS, 'runlog.ts'), 'utf8');

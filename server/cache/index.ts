@@ -48,7 +48,6 @@ export function createDefaultCache(opts: DefaultCacheOptions = {}): ResultCache 
   const disk = opts.disk === false ? undefined : createDiskCache({ dir: opts.dir, maxBytes: opts.diskBytes, onError: opts.onError });
   if (!opts.redis) return disk ? createTieredCache([memory, disk]) : memory;
   const redis = createRedisTier({ url: opts.redis, prefix: opts.redisPrefix, lockTtlMs: opts.redisLockTtlMs, log: opts.log });
-  const local = disk ? [memory, disk] : [memory];
   const tiered = createTieredCache(disk ? [memory, redis, disk] : [memory, redis]);
-  return withSharedCompute(tiered, redis, local, { waitTimeoutMs: opts.waitTimeoutMs, log: opts.log });
+  return withSharedCompute(tiered, redis, { waitTimeoutMs: opts.waitTimeoutMs, log: opts.log });
 }

@@ -189,3 +189,33 @@ describe('tier tags', () => {
     await cache.close();
   });
 });
+
+describe('a lookup racing a purge', () => {
+  it('does not copy a slower tier\'s entry back up while the purge is still running there', async () => {
+    const memory = createMemoryCache({});
+    const slowInner = createMemoryCache({});
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    // A slow tier (like a disk with many files): its purge takes until the gate opens.
+    const slow = {
+      ...slowInner,
+      purgeKeys: async (filter: Parameters<typeof slowInner.purgeKeys>[0]) => {
+        await gate;
+        return slowInner.purgeKeys(filter);
+      },
+    };
+    const cache = createTieredCache([memory, slow]);
+    const key = tileKey('roads', { z: 2, x: 1, y: 1 });
+    await cache.set(key, tileEntry('roads', { z: 2, x: 1, y: 1 }));
+    await cache.flush();
+    const purging = cache.purge({ udf: 'roads' });
+    await new Promise((r) => setTimeout(r, 20)); // memory is purged, the slow tier not yet
+    expect(await cache.get(key)).toBeDefined(); // served from the slow tier…
+    expect(await memory.get(key)).toBeUndefined(); // …and not copied up
+    release();
+    expect(await purging).toBe(1);
+    expect(await memory.get(key)).toBeUndefined();
+    expect(await cache.get(key)).toBeUndefined();
+    await cache.close();
+  });
+});

@@ -131,7 +131,7 @@ describe('Redis unreachable', () => {
     const warnings: string[] = [];
     const redisTier = createRedisTier({ url: `redis://127.0.0.1:${port}`, log: (m) => warnings.push(m) });
     const memory = createMemoryCache({});
-    const cache = withSharedCompute(createTieredCache([memory, redisTier]), redisTier, [memory], { log: (m) => warnings.push(m) });
+    const cache = withSharedCompute(createTieredCache([memory, redisTier]), redisTier, { log: (m) => warnings.push(m) });
     let runs = 0;
     const compute = async () => (runs++, { entry: makeEntry('local'), store: true });
     const first = await cache.getOrCompute('k', compute);

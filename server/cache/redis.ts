@@ -332,7 +332,7 @@ export interface SharedCache extends TieredCache {
   whenRedisReady(ms?: number): Promise<void>;
 }
 
-export function withSharedCompute(tiered: TieredCache, redis: RedisTier, local: ResultCache[], opts: SharedCacheOptions = {}): SharedCache {
+export function withSharedCompute(tiered: TieredCache, redis: RedisTier, opts: SharedCacheOptions = {}): SharedCache {
   const waitTimeout = opts.waitTimeoutMs ?? 120_000;
   const pollMs = opts.pollMs ?? 250;
   const log = opts.log ?? ((m: string) => console.warn(m));
@@ -342,7 +342,7 @@ export function withSharedCompute(tiered: TieredCache, redis: RedisTier, local: 
   redis.onPurge((filter) => {
     purges++;
     tiered.fence();
-    for (const tier of local) void tier.purge(filter).catch((error) => log(`tilesmith cache: purge from another instance failed here: ${String(error)}`));
+    void tiered.purgeTiers(filter, (tier) => tier !== redis).catch((error) => log(`tilesmith cache: purge from another instance failed here: ${String(error)}`));
   });
 
   async function computeAsHolder(

@@ -6,6 +6,8 @@ import { withSingleFlight, type CacheStorage, type Fenced } from './single-fligh
 export interface TieredCache extends ResultCache, KeyedPurge, Fenced {
   /** Resolves when every background write and promotion started so far, and each tier's own flush, is done. */
   flush(): Promise<void>;
+  /** Purges only the tiers `include` accepts (e.g. the local ones, when another instance purged the shared one). */
+  purgeTiers(filter: CachePurgeFilter, include: (tier: CacheStorage) => boolean): Promise<number>;
   /** Flushes, then closes every tier. */
   close(): Promise<void>;
 }
@@ -48,19 +50,30 @@ export function createTieredCache(tiers: CacheStorage[]): TieredCache {
    * purge) and counts each removed key once, however many tiers held it. A tier without
    * `purgeKeys` contributes its count only when no other tier says which keys went.
    */
-  async function purgeAll(filter: CachePurgeFilter): Promise<{ keys: string[]; uncounted: number }> {
+  /** Purges running now, and a counter bumped when one starts or ends (see `get`). */
+  let purging = 0;
+  let purgeEpoch = 0;
+
+  async function purgeAll(filter: CachePurgeFilter, include: (tier: CacheStorage) => boolean = () => true): Promise<{ keys: string[]; uncounted: number }> {
     checkPurgeFilter(filter);
-    while (pending.size > 0) await Promise.all([...pending]);
-    const keys = new Set<string>();
-    let uncounted = 0;
-    await Promise.all(
-      tiers.map(async (tier) => {
-        const keyed = (tier as Partial<KeyedPurge>).purgeKeys;
-        if (keyed) for (const key of await keyed(filter)) keys.add(key);
-        else uncounted = Math.max(uncounted, await tier.purge(filter));
-      }),
-    );
-    return { keys: [...keys], uncounted };
+    purging++;
+    purgeEpoch++;
+    try {
+      while (pending.size > 0) await Promise.all([...pending]);
+      const keys = new Set<string>();
+      let uncounted = 0;
+      await Promise.all(
+        tiers.filter(include).map(async (tier) => {
+          const keyed = (tier as Partial<KeyedPurge>).purgeKeys;
+          if (keyed) for (const key of await keyed(filter)) keys.add(key);
+          else uncounted = Math.max(uncounted, await tier.purge(filter));
+        }),
+      );
+      return { keys: [...keys], uncounted };
+    } finally {
+      purging--;
+      purgeEpoch++;
+    }
   }
 
   async function purgeKeys(filter: CachePurgeFilter): Promise<string[]> {
@@ -69,10 +82,13 @@ export function createTieredCache(tiers: CacheStorage[]): TieredCache {
 
   return withSingleFlight({
     async get(key: string): Promise<CacheEntry | undefined> {
+      const epoch = purgeEpoch;
       for (let i = 0; i < tiers.length; i++) {
         const entry = await tiers[i]!.get(key);
         if (entry) {
-          await store(tiers.slice(0, i), key, entry);
+          // No copying up while a purge runs or if one ran meanwhile: the copy could land after
+          // the purge passed the faster tiers and bring the entry back.
+          if (purging === 0 && epoch === purgeEpoch) await store(tiers.slice(0, i), key, entry);
           return entry;
         }
       }
@@ -83,6 +99,10 @@ export function createTieredCache(tiers: CacheStorage[]): TieredCache {
       await Promise.all(tiers.map((tier) => tier.delete(key)));
     },
     purgeKeys,
+    async purgeTiers(filter: CachePurgeFilter, include: (tier: CacheStorage) => boolean): Promise<number> {
+      const { keys, uncounted } = await purgeAll(filter, include);
+      return Math.max(keys.length, uncounted);
+    },
     async purge(filter: CachePurgeFilter): Promise<number> {
       const { keys, uncounted } = await purgeAll(filter);
       return Math.max(keys.length, uncounted);
