@@ -59,3 +59,6 @@ export function cachedFeatures(tile: TileCoord, n: number, shape: Shape): Featur
 export const COLD_N = 10_000;
 cachedFeatures(BENCH_TILE, COLD_N, 'points');
 cachedFeatures(BENCH_TILE, COLD_N, 'polygons');
+
+/** Area of the export bench (`bench_10k`): about 440 tiles over z0–z10. */
+export const EXPORT_BBOX: [number, number, number, number] = [5, 45, 10, 50];

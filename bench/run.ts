@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { benchCachedHit } from './cached-hit.ts';
 import { benchColdMvt } from './cold-mvt.ts';
 import { benchIsolation } from './isolation.ts';
+import { benchExportRedis } from './export-redis.ts';
 import { BENCH_TILE } from './fixtures.ts';
 import { benchPython } from './python-roundtrip.ts';
 import { startServers } from './servers.ts';
@@ -58,6 +59,8 @@ async function main() {
   }
   console.error('bench: 3. Python round trips');
   sections.push(await benchPython({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 30, maxMsPerRound: 1500 }));
+  console.error('bench: 4. export on all cores vs one thread; Redis-tier hit vs memory hit');
+  sections.push(await benchExportRedis({ rounds: quick ? 1 : 3, hitRounds: quick ? 2 : 6, requests: quick ? 300 : 1000 }));
 
   const md = `${header(started, (performance.now() - t0) / 1000, load)}\n\n${sections.join('\n\n')}\n`;
   writeFileSync(OUT, md);

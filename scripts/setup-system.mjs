@@ -26,7 +26,8 @@ const PACKAGES = [
   'python3-xarray', // DataArray results
   'python3-pil', // PNG/JPEG bytes, PIL images; reads gif back
   'python3-openpyxl', // reads excel (xlsx) back
-  'gdal-bin', // gdalinfo reads GeoTIFF (tif) back
+  'gdal-bin', // gdalinfo reads GeoTIFF (tif) back; ogrinfo opens exported MBTiles (test/export.test.ts)
+  'redis-server', // test/redis-*.test.ts and test/export.test.ts: the shared cache tier and the BullMQ queue
 ];
 
 function loud(message) {

@@ -53,7 +53,7 @@ function referenceApp(corsOrigin: string | string[]): Hono {
       origin: corsOrigin,
       allowMethods: ['GET', 'HEAD', 'OPTIONS'],
       allowHeaders: ['Authorization', 'Content-Type', 'If-None-Match', 'Range'],
-      exposeHeaders: ['ETag', 'X-Cache', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length'],
+      exposeHeaders: ['ETag', 'X-Cache', 'X-Cache-Tier', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length'],
       maxAge: 86400,
     }),
   );

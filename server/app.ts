@@ -181,7 +181,7 @@ export function createApp(options: AppOptions): Hono {
   return app;
 }
 
-const CORS_EXPOSE_HEADERS = ['ETag', 'X-Cache', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length'].join(',');
+const CORS_EXPOSE_HEADERS = ['ETag', 'X-Cache', 'X-Cache-Tier', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length'].join(',');
 const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'OPTIONS'].join(',');
 const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'If-None-Match', 'Range'].join(',');
 const CORS_MAX_AGE = '86400';

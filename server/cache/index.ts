@@ -1,13 +1,16 @@
 import type { ResultCache } from '../types.ts';
 import { createDiskCache } from './disk.ts';
 import { createMemoryCache } from './memory.ts';
+import { createRedisTier, withSharedCompute } from './redis.ts';
 import { createTieredCache } from './tiered.ts';
 
 export { cacheKey, etagFor, type CacheKeyParts } from './key.ts';
 export { createMemoryCache, type MemoryCacheOptions } from './memory.ts';
 export { createDiskCache, diskCachePath, type DiskCache, type DiskCacheOptions, type DiskCacheOp } from './disk.ts';
 export { createTieredCache, type TieredCache } from './tiered.ts';
+export { createRedisTier, withSharedCompute, type RedisTier, type RedisTierOptions, type SharedCacheOptions, type SharedCache } from './redis.ts';
 export { withSingleFlight, type CacheStorage } from './single-flight.ts';
+export { matchesPurge, scopeOf, type PurgeScope } from './purge.ts';
 
 export interface DefaultCacheOptions {
   /** Disk cache directory. @default '.tilesmith/cache' */
@@ -20,17 +23,31 @@ export interface DefaultCacheOptions {
   disk?: boolean;
   /** Disk I/O failures (reported once per kind). @default console.warn */
   onError?: (error: unknown, info: { op: string; path: string }) => void;
+  /** Redis URL: adds a tier shared by every instance (between memory and disk) and compute-once across them. */
+  redis?: string;
+  /** Prefix of the Redis keys and channel. @default 'tilesmith' */
+  redisPrefix?: string;
+  /** Expiry of a compute lock whose holder stopped renewing it (crashed). @default 15000 */
+  redisLockTtlMs?: number;
+  /** Longest a request waits for another instance's compute (the request timeout). @default 120000 */
+  waitTimeoutMs?: number;
+  /** Redis warnings. @default console.warn */
+  log?: (message: string) => void;
 }
 
 /**
  * The cache the server uses unless given another: memory in front of disk, or memory alone
- * with `disk: false`. Call `close()` on shutdown so background disk writes finish.
+ * with `disk: false`; with `redis`, memory → Redis → disk (or memory → Redis) and
+ * compute-once and purges across every instance on that Redis. Call `close()` on shutdown so background disk writes finish.
  *
  * @example
  * const cache = createDefaultCache({ dir: '.tilesmith/cache', memoryBytes: 128 * 1024 * 1024 });
  */
 export function createDefaultCache(opts: DefaultCacheOptions = {}): ResultCache {
   const memory = createMemoryCache({ maxBytes: opts.memoryBytes });
-  if (opts.disk === false) return memory;
-  return createTieredCache([memory, createDiskCache({ dir: opts.dir, maxBytes: opts.diskBytes, onError: opts.onError })]);
+  const disk = opts.disk === false ? undefined : createDiskCache({ dir: opts.dir, maxBytes: opts.diskBytes, onError: opts.onError });
+  if (!opts.redis) return disk ? createTieredCache([memory, disk]) : memory;
+  const redis = createRedisTier({ url: opts.redis, prefix: opts.redisPrefix, lockTtlMs: opts.redisLockTtlMs, log: opts.log });
+  const tiered = createTieredCache(disk ? [memory, redis, disk] : [memory, redis]);
+  return withSharedCompute(tiered, redis, { waitTimeoutMs: opts.waitTimeoutMs, log: opts.log });
 }

@@ -143,6 +143,8 @@ export interface ResultResponseOptions {
   cacheable: boolean;
   timings: Record<string, number>;
   filename?: string;
+  /** On a hit: the cache tier that answered (`X-Cache-Tier: memory|redis|disk`). */
+  tier?: string;
 }
 
 /**
@@ -159,6 +161,7 @@ export function resultResponse(c: Context, o: ResultResponseOptions): Response {
     'Server-Timing': serverTiming(o.timings),
     'X-Request-Id': requestId(c),
   };
+  if (o.tier) headers['X-Cache-Tier'] = o.tier;
   if (etagMatches(c.req.header('If-None-Match'), entry.etag)) {
     return respond(c, null, 304, headers);
   }

@@ -2,6 +2,13 @@ import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { startServer } from './serve.ts';
 
+/** Commands kept in their own files (export.ts, …); `serve` is parsed here. */
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  export: async (argv) => (await import('./export-cli.ts')).runExportCommand('export', argv),
+  seed: async (argv) => (await import('./export-cli.ts')).runExportCommand('seed', argv),
+  worker: async (argv) => (await import('./export-cli.ts')).runExportCommand('worker', argv),
+};
+
 const HELP = `tilesmith — serve map UDFs as cached tiles, files and metadata
 
 Usage:
@@ -9,6 +16,10 @@ Usage:
   tilesmith doctor [DIR] [--python PATH]   list, per Python UDF, the modules the interpreter
                                            cannot import and the Debian/pip package for each
                                            (exit code 1 when any is missing)
+  tilesmith export NAME --bbox W,S,E,N --zoom 0-12 [--param K=V] OUT.pmtiles|OUT.mbtiles
+  tilesmith seed NAME --bbox W,S,E,N --zoom 0-12 [--param K=V]
+  tilesmith worker --redis URL DIR
+  (tilesmith export --help for their options)
 
 Options:
   --port N              port to listen on (default: $PORT or 8787)
@@ -18,6 +29,9 @@ Options:
   --no-disk-cache       keep results in memory only
   --memory-cache MB     memory tier size (default 256)
   --disk-cache MB       disk cap: result tier + Python @cache files (default 2048)
+  --redis URL           share the cache with every instance on this Redis (redis://host:6379)
+  --redis-prefix P      prefix of the Redis keys, to share one Redis between deployments (default tilesmith)
+  --redis-lock-ttl T    expiry of a compute lock whose holder died, e.g. 15s (default 15s)
   --cache-max-age T     default result lifetime, e.g. 1h, 90d (default 90d)
   --timeout T           default UDF timeout, e.g. 30s (default 120s)
   --python PATH         Python interpreter for Python UDFs (default: $TILESMITH_PYTHON or auto)
@@ -68,6 +82,8 @@ function choice<T extends string>(name: string, v: string | undefined, allowed: 
 
 /** Entry point of the `tilesmith` command. */
 export async function main(argv: string[]): Promise<void> {
+  const other = argv[0] !== undefined ? COMMANDS[argv[0]] : undefined;
+  if (other) return other(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -82,6 +98,9 @@ export async function main(argv: string[]): Promise<void> {
         'memory-cache': { type: 'string' },
         'disk-cache': { type: 'string' },
         'cache-max-age': { type: 'string' },
+        redis: { type: 'string' },
+        'redis-prefix': { type: 'string' },
+        'redis-lock-ttl': { type: 'string' },
         timeout: { type: 'string' },
         python: { type: 'string' },
         'udf-path': { type: 'string', multiple: true },
@@ -146,6 +165,9 @@ export async function main(argv: string[]): Promise<void> {
     memoryCacheBytes: mb('memory-cache', v['memory-cache']),
     diskCacheBytes: mb('disk-cache', v['disk-cache']),
     cacheMaxAge: v['cache-max-age'],
+    redis: v.redis ?? process.env.TILESMITH_REDIS_URL,
+    redisPrefix: v['redis-prefix'],
+    redisLockTtl: v['redis-lock-ttl'],
     timeout: v.timeout,
     python: v.python,
     udfPath: v['udf-path'],

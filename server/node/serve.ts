@@ -49,6 +49,12 @@ export interface ServerOptions {
   corsOrigin?: string | string[];
   maxZoom?: number;
   publicUrl?: string;
+  /** Redis URL: a cache tier shared by every instance, compute-once and purges across them. */
+  redis?: string;
+  /** Prefix of tilesmith's Redis keys and channel. @default 'tilesmith' */
+  redisPrefix?: string;
+  /** Expiry of a compute lock whose holder died, e.g. '15s'. @default '15s' */
+  redisLockTtl?: string;
   /** Default result lifetime, e.g. '90d'. */
   cacheMaxAge?: string;
   /** Error bodies and the catalog show UDF logs and tracebacks (never in production). @default false */
@@ -149,6 +155,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     disk: options.diskCache ?? true,
     memoryBytes: options.memoryCacheBytes,
     diskBytes: createPythonLoader ? Math.max(diskTotal - pyCacheBytes, 0) : diskTotal,
+    redis: options.redis,
+    redisPrefix: options.redisPrefix,
+    redisLockTtlMs: options.redisLockTtl ? parseDuration(options.redisLockTtl, 'redis lock ttl') * 1000 : undefined,
+    waitTimeoutMs: timeoutMs,
+    log,
   });
   const extraRoutes: Array<(h: AppHelpers) => Hono> = [];
   const createClientRoutes = await optional('../routes/clients.ts', (m) => m.createClientRoutes);

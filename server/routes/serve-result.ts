@@ -273,7 +273,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       timings.udf = 0;
       timings.encode = 0;
       timings.total = performance.now() - t0;
-      return resultResponse(c, { entry: forRequest(cached, opts.maxAge), cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename });
+      return resultResponse(c, { entry: forRequest(cached, opts.maxAge), cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename, tier: cached.tier });
     }
   }
   if (seen) prepared = prepareRequest(c, deps, req);
@@ -351,7 +351,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       entry = (await compute()).entry;
       status = 'BYPASS';
     } else {
-      const got = await deps.cache.getOrCompute(key, compute, { reset });
+      const got = await deps.cache.getOrCompute(key, compute, { reset, waitMs: udf.timeoutMs ?? deps.defaultTimeoutMs });
       entry = got.entry;
       status = got.hit ? 'HIT' : 'MISS';
       if (got.hit) {
@@ -370,7 +370,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
     // Do not let browsers or CDNs keep a result the user asked not to cache.
     entry = { ...entry, expiresAt: Date.now() };
   }
-  return resultResponse(c, { entry: forRequest(entry, opts.maxAge), cacheStatus: status, cacheable: useCache, timings, filename: req.filename });
+  return resultResponse(c, { entry: forRequest(entry, opts.maxAge), cacheStatus: status, cacheable: useCache, timings, filename: req.filename, tier: status === 'HIT' ? entry.tier : undefined });
 }
 
 /**
