@@ -2,13 +2,14 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import Module, { register } from 'node:module';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format as formatLog } from 'node:util';
 import { UdfError, UdfTimeoutError } from '../errors.ts';
 import { RESERVED_PARAMS } from '../params/coerce.ts';
 import type { LoadedUdf, ParamSpecs, UdfCall, UdfDefinition, UdfLoader, UdfOutput, UdfRuntime } from '../types.ts';
 import { isUdfDefinition } from './define.ts';
+import { PACKAGE_ROOT } from '../node/package-root.ts';
 
 const PARAM_TYPES = new Set(['int', 'float', 'bool', 'str', 'list', 'dict', 'json', 'geojson', 'bounds']);
 const MAX_LOG_LINES = 200;
@@ -48,8 +49,8 @@ function registerResolveHook(): void {
   // require() does not go through ESM hooks: give it the same fallback.
   const M = Module as unknown as { _resolveFilename: (req: string, parent: unknown, ...rest: unknown[]) => string };
   const original = M._resolveFilename;
-  const selfParent = { id: 'tilesmith', filename: fileURLToPath(new URL('../../package.json', import.meta.url)), paths: [] as string[] };
-  selfParent.paths = (Module as any)._nodeModulePaths(fileURLToPath(new URL('../..', import.meta.url)));
+  const selfParent = { id: 'tilesmith', filename: join(PACKAGE_ROOT, 'package.json'), paths: [] as string[] };
+  selfParent.paths = (Module as any)._nodeModulePaths(PACKAGE_ROOT);
   M._resolveFilename = function (request, parent, ...rest) {
     try {
       return original.call(this, request, parent, ...rest);
