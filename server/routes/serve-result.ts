@@ -6,7 +6,7 @@ import { resultResponse } from '../http/response.ts';
 import { coerceParams, parseRequestOptions, type RequestOptions } from '../params/coerce.ts';
 import { parseDuration } from '../params/duration.ts';
 import { normalizeResult } from '../result/normalize.ts';
-import { UDF_NAME } from '../udf/registry.ts';
+import { UDF_NAME } from '../udf/name.ts';
 import type { Bounds, CacheEntry, LoadedUdf, NormalizedResult, ResultCache, TileCoord } from '../types.ts';
 
 /** What the app knows about each UDF from its runs (result kind and vector fields). */
