@@ -3,7 +3,9 @@
  * - `/openapi.json` validated as OpenAPI 3.1 by @seriousme/openapi-schema-validator (the
  *   official JSON Schema of the spec), with every UDF's parameters in it;
  * - OGC API – Tiles read by GDAL's OGCAPI driver (Debian gdal-bin): the landing page lists
- *   the collections, and a raster tile set is read into real pixels;
+ *   the collections, and a raster tile set is read into real pixels (Debian 12's GDAL 3.6.2
+ *   compiles the driver's vector-tiles branch only under OGR_ENABLE_DRIVER_GML, which its build
+ *   leaves undefined there, so vector tile sets are checked with @mapbox/vector-tile instead);
  * - WMTS GetCapabilities opened by QGIS 3.22's WMTS provider (offscreen) and rendered.
  */
 import { execFile, spawnSync } from 'node:child_process';
