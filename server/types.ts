@@ -205,7 +205,29 @@ export interface CacheEntry {
    * reversing hashed keys. Absent on entries written before it existed.
    */
   scope?: { udf: string; tile: TileCoord | null; bounds: Bounds | null };
+  /**
+   * The tier that returned this entry (`memory`, `redis`, `disk`), set by the tier on the way
+   * out and never persisted: what the `X-Cache-Tier` header says on a hit.
+   */
+  tier?: CacheTier;
 }
+
+/**
+ * Which entries `ResultCache.purge` removes: every entry of the UDF `udf` (all code versions
+ * and parameters), narrowed to those whose area intersects `bbox` and, for tile entries,
+ * whose zoom is within `minzoom`..`maxzoom`. With a zoom bound, only tile entries match
+ * (file results have no zoom). An entry whose area is unknown matches any `bbox`, so a purge
+ * may remove more than asked but never leaves a matching entry behind.
+ */
+export interface CachePurgeFilter {
+  udf: string;
+  bbox?: Bounds;
+  minzoom?: number;
+  maxzoom?: number;
+}
+
+/** The tier that answered a lookup, e.g. `memory`, `redis`, `disk` (see `X-Cache`). */
+export type CacheTier = string;
 
 /** A result cache. `getOrCompute` gives single-flight: concurrent identical misses compute once. */
 export interface ResultCache {
@@ -221,5 +243,10 @@ export interface ResultCache {
     compute: () => Promise<{ entry: CacheEntry; store: boolean }>,
     options?: { reset?: boolean },
   ): Promise<{ entry: CacheEntry; hit: boolean }>;
+  /**
+   * Removes every entry matching `filter` (from every tier, and for a shared tier from every
+   * instance) and resolves to how many entries this cache removed.
+   */
+  purge(filter: CachePurgeFilter): Promise<number>;
   close?(): Promise<void>;
 }

@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { CacheEntry, ResultCache } from '../types.ts';
+import type { CacheEntry, CachePurgeFilter, ResultCache } from '../types.ts';
 import { crc32 } from './crc32.ts';
+import { tagTier } from './tier-tag.ts';
+import { checkPurgeFilter, matchesPurge, scopeOf, type KeyedPurge } from './purge.ts';
 import { withSingleFlight } from './single-flight.ts';
 
-export type DiskCacheOp = 'read' | 'write' | 'delete' | 'scan';
+export type DiskCacheOp = 'read' | 'write' | 'delete' | 'scan' | 'purge';
 
 export interface DiskCacheOptions {
   /** Cache directory; created on first write. @default '.tilesmith/cache' */
@@ -23,7 +25,7 @@ export interface DiskCacheOptions {
 }
 
 /** A disk cache, with the extras tests and shutdown need. */
-export interface DiskCache extends ResultCache {
+export interface DiskCache extends ResultCache, KeyedPurge {
   /** Resolves when the startup scan and every write, delete and eviction started so far are done. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -38,7 +40,12 @@ export interface DiskCache extends ResultCache {
  *   5  3  reserved (0)
  *   8  4  header length H
  *  12  H  header: UTF-8 JSON { key, status, mediaType, etag, createdAt, expiresAt (null = never),
- *         timings?, bodyLength }
+ *         timings?, scope?, bodyLength }
+ *
+ * `scope` ({ udf, tile, bounds }) was added without a version bump: readers ignore unknown
+ * header fields, and a file without it is purged by what its key says (`udf/z/x/y/…` gives the
+ * UDF, zoom and tile area; a file result's area is then unknown, so any bbox purge of its UDF
+ * removes it).
  *  12+H   body (bodyLength bytes)
  *  end-4  CRC-32 of every byte before it
  */
@@ -65,6 +72,7 @@ interface Header {
   createdAt: number;
   expiresAt: number | null;
   timings?: Record<string, number>;
+  scope?: CacheEntry['scope'];
   bodyLength: number;
 }
 
@@ -91,6 +99,7 @@ function encodeFile(key: string, entry: CacheEntry): Buffer {
     // JSON has no Infinity; null means "never expires".
     expiresAt: Number.isFinite(entry.expiresAt) ? entry.expiresAt : null,
     timings: entry.timings,
+    scope: entry.scope,
     bodyLength: entry.body.byteLength,
   };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
@@ -138,7 +147,29 @@ function decodeFile(key: string, file: Buffer): CacheEntry | undefined {
     expiresAt: h.expiresAt ?? Infinity,
   };
   if (h.timings) entry.timings = h.timings;
-  return entry;
+  if (h.scope && typeof h.scope === 'object' && typeof h.scope.udf === 'string') entry.scope = h.scope;
+  return tagTier(entry, 'disk');
+}
+
+/** Just the header of a cache file (no checksum check: a purge only needs to know what it is). */
+async function readHeader(path: string): Promise<Header | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    const pre = Buffer.alloc(PREAMBLE);
+    const { bytesRead } = await handle.read(pre, 0, PREAMBLE, 0);
+    if (bytesRead < PREAMBLE || !MAGIC.equals(pre.subarray(0, 4)) || pre[4] !== VERSION) return undefined;
+    const length = pre.readUInt32BE(8);
+    if (length > 1024 * 1024) return undefined;
+    const json = Buffer.alloc(length);
+    const read = await handle.read(json, 0, length, PREAMBLE);
+    if (read.bytesRead < length) return undefined;
+    const h = JSON.parse(json.toString('utf8')) as Header;
+    return h && typeof h === 'object' && typeof h.key === 'string' ? h : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -369,9 +400,48 @@ export function createDiskCache(opts: DiskCacheOptions = {}): DiskCache {
       return serial(hash, () => remove(hash));
     },
 
+    purgeKeys,
+    async purge(filter: CachePurgeFilter): Promise<number> {
+      return (await purgeKeys(filter)).length;
+    },
     flush,
     close: flush,
     stats: () => ({ entries: index.size, bytes }),
   };
+
+  /**
+   * Reads the header of every indexed file (after the startup scan, so files from before a
+   * restart are included) and deletes the matching ones, each in its key's queue so a write
+   * queued before the purge is not resurrected after it.
+   */
+  async function purgeKeys(filter: CachePurgeFilter): Promise<string[]> {
+    checkPurgeFilter(filter);
+    await scanned;
+    const gone: string[] = [];
+    const hashes = [...index.keys()];
+    // A few files at a time: enough to overlap I/O, not enough to run out of descriptors.
+    let next = 0;
+    const workers = Array.from({ length: Math.min(16, hashes.length) }, async () => {
+      while (next < hashes.length) {
+        const hash = hashes[next++]!;
+        await serial(hash, async () => {
+          const path = pathOf(dir, hash);
+          let header: Header | undefined;
+          try {
+            header = await readHeader(path);
+          } catch (error) {
+            if (errorCode(error) !== 'ENOENT') report('purge', path, error);
+            return;
+          }
+          if (header && matchesPurge(filter, scopeOf(header.key, header))) {
+            await remove(hash);
+            gone.push(header.key);
+          }
+        });
+      }
+    });
+    await Promise.all(workers);
+    return gone;
+  }
   return withSingleFlight(storage);
 }

@@ -8,6 +8,7 @@ export { createMemoryCache, type MemoryCacheOptions } from './memory.ts';
 export { createDiskCache, diskCachePath, type DiskCache, type DiskCacheOptions, type DiskCacheOp } from './disk.ts';
 export { createTieredCache, type TieredCache } from './tiered.ts';
 export { withSingleFlight, type CacheStorage } from './single-flight.ts';
+export { matchesPurge, scopeOf, type PurgeScope } from './purge.ts';
 
 export interface DefaultCacheOptions {
   /** Disk cache directory. @default '.tilesmith/cache' */

@@ -1,5 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import type { CacheEntry, ResultCache } from '../types.ts';
+import type { CacheEntry, CachePurgeFilter, ResultCache } from '../types.ts';
+import { tagTier } from './tier-tag.ts';
+import { checkPurgeFilter, matchesPurge, scopeOf, type KeyedPurge } from './purge.ts';
 import { withSingleFlight } from './single-flight.ts';
 
 export interface MemoryCacheOptions {
@@ -19,7 +21,7 @@ const ENTRY_OVERHEAD = 256;
  * const cache = createMemoryCache({ maxBytes: 64 * 1024 * 1024 });
  * const { entry, hit } = await cache.getOrCompute(key, compute);
  */
-export function createMemoryCache(opts: MemoryCacheOptions = {}): ResultCache {
+export function createMemoryCache(opts: MemoryCacheOptions = {}): ResultCache & KeyedPurge {
   const lru = new LRUCache<string, CacheEntry>({
     maxSize: opts.maxBytes ?? 256 * 1024 * 1024,
     sizeCalculation: (entry, key) => entry.body.byteLength + key.length + ENTRY_OVERHEAD,
@@ -36,13 +38,27 @@ export function createMemoryCache(opts: MemoryCacheOptions = {}): ResultCache {
     async set(key: string, entry: CacheEntry) {
       // Storing an already-expired entry would only evict live ones; drop any older value too.
       if (entry.expiresAt <= Date.now()) lru.delete(key);
-      else lru.set(key, entry);
+      // Tagged once on the way in, so a hit returns the stored object without copying it.
+      else lru.set(key, entry.tier === 'memory' ? entry : tagTier({ ...entry }, 'memory'));
     },
     async delete(key: string) {
       lru.delete(key);
+    },
+    purgeKeys,
+    async purge(filter: CachePurgeFilter) {
+      return (await purgeKeys(filter)).length;
     },
     async close() {
       lru.clear();
     },
   });
+
+  async function purgeKeys(filter: CachePurgeFilter): Promise<string[]> {
+    checkPurgeFilter(filter);
+    const gone: string[] = [];
+    // Collect first: deleting while iterating an LRU would skip entries.
+    for (const [key, entry] of lru.entries()) if (matchesPurge(filter, scopeOf(key, entry))) gone.push(key);
+    for (const key of gone) lru.delete(key);
+    return gone;
+  }
 }

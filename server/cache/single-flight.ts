@@ -15,6 +15,8 @@ type Outcome = { entry: CacheEntry; hit: boolean };
  * rejects every waiter and nothing is stored, so the next call computes again. `store: false`
  * returns the entry without storing it. `reset: true` skips the lookup, computes, and replaces
  * the stored entry (or deletes it when `store` is false, since it asked to be forgotten).
+ * A compute that was running when `purge` was called returns its entry but does not store it:
+ * it may have read the data the purge was meant to discard.
  *
  * @example
  * const cache = withSingleFlight({ get, set, delete: del });
@@ -23,13 +25,17 @@ type Outcome = { entry: CacheEntry; hit: boolean };
 export function withSingleFlight<T extends CacheStorage>(storage: T): NoInfer<T> & Pick<ResultCache, 'getOrCompute'> {
   const inflight = new Map<string, { promise: Promise<Outcome>; reset: boolean }>();
 
+  /** Bumped by every purge: a compute that started before it must not store its result after it. */
+  let generation = 0;
+
   async function fly(key: string, compute: () => Promise<{ entry: CacheEntry; store: boolean }>, reset: boolean): Promise<Outcome> {
+    const started = generation;
     if (!reset) {
       const stored = await storage.get(key);
       if (stored) return { entry: stored, hit: true };
     }
     const { entry, store } = await compute();
-    if (store) await storage.set(key, entry);
+    if (store && started === generation) await storage.set(key, entry);
     else if (reset) await storage.delete(key);
     return { entry, hit: false };
   }
@@ -48,5 +54,10 @@ export function withSingleFlight<T extends CacheStorage>(storage: T): NoInfer<T>
     return promise;
   };
 
-  return { ...storage, getOrCompute };
+  const purge: ResultCache['purge'] = (filter) => {
+    generation++;
+    return storage.purge(filter);
+  };
+
+  return { ...storage, getOrCompute, purge };
 }

@@ -80,6 +80,7 @@ describe('createTieredCache', () => {
       },
       set: async () => {},
       delete: async () => {},
+      purge: async () => 0,
       getOrCompute: async () => {
         throw new Error('unused');
       },

@@ -1,8 +1,9 @@
-import type { CacheEntry, ResultCache } from '../types.ts';
+import type { CacheEntry, CachePurgeFilter, ResultCache } from '../types.ts';
+import { checkPurgeFilter, type KeyedPurge } from './purge.ts';
 import { withSingleFlight } from './single-flight.ts';
 
 /** A tiered cache, with `flush()` to wait for the writes it runs in the background. */
-export interface TieredCache extends ResultCache {
+export interface TieredCache extends ResultCache, KeyedPurge {
   /** Resolves when every background write and promotion started so far, and each tier's own flush, is done. */
   flush(): Promise<void>;
   /** Flushes, then closes every tier. */
@@ -42,6 +43,30 @@ export function createTieredCache(tiers: ResultCache[]): TieredCache {
     for (const tier of tiers) await (tier as Partial<TieredCache>).flush?.();
   }
 
+  /**
+   * Purges every tier after the background writes started so far (so none lands after the
+   * purge) and counts each removed key once, however many tiers held it. A tier without
+   * `purgeKeys` contributes its count only when no other tier says which keys went.
+   */
+  async function purgeAll(filter: CachePurgeFilter): Promise<{ keys: string[]; uncounted: number }> {
+    checkPurgeFilter(filter);
+    while (pending.size > 0) await Promise.all([...pending]);
+    const keys = new Set<string>();
+    let uncounted = 0;
+    await Promise.all(
+      tiers.map(async (tier) => {
+        const keyed = (tier as Partial<KeyedPurge>).purgeKeys;
+        if (keyed) for (const key of await keyed(filter)) keys.add(key);
+        else uncounted = Math.max(uncounted, await tier.purge(filter));
+      }),
+    );
+    return { keys: [...keys], uncounted };
+  }
+
+  async function purgeKeys(filter: CachePurgeFilter): Promise<string[]> {
+    return (await purgeAll(filter)).keys;
+  }
+
   return withSingleFlight({
     async get(key: string): Promise<CacheEntry | undefined> {
       for (let i = 0; i < tiers.length; i++) {
@@ -56,6 +81,11 @@ export function createTieredCache(tiers: ResultCache[]): TieredCache {
     set: (key: string, entry: CacheEntry) => store(tiers, key, entry),
     async delete(key: string): Promise<void> {
       await Promise.all(tiers.map((tier) => tier.delete(key)));
+    },
+    purgeKeys,
+    async purge(filter: CachePurgeFilter): Promise<number> {
+      const { keys, uncounted } = await purgeAll(filter);
+      return Math.max(keys.length, uncounted);
     },
     flush,
     async close(): Promise<void> {
