@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { EncoderRegistry } from './encoders/registry.ts';
 import { BadRequestError, NotFoundError } from './errors.ts';
 import { errorResponse, hasCommonHeaders, setCommonHeaders, type CommonHeaders } from './http/response.ts';
+import { installOperations, type OperationsOptions } from './operations.ts';
 import { normalizeResult } from './result/normalize.ts';
 import { insightKey, type UdfInsight } from './routes/serve-result.ts';
 import { createUdfRoutes } from './routes/udf-routes.ts';
@@ -34,6 +35,11 @@ export interface AppOptions {
    * @default false
    */
   dev?: boolean;
+  /**
+   * [issue 11] Tokens and private UDFs (`auth`), share URLs, the admin API, `/metrics`,
+   * observation hooks (metrics, access log) and rate limits. See server/operations.ts.
+   */
+  operations?: OperationsOptions;
 }
 
 /** Helpers that route groups share. */
@@ -121,6 +127,9 @@ export function createApp(options: AppOptions): Hono {
     if (!hasCommonHeaders(c.res)) addHeaders(c, common);
   });
 
+  // [issue 11] auth, share URLs, admin API, metrics and observation (server/operations.ts).
+  const hooks = installOperations(app, options.operations ?? {}, { registry: options.registry, cache: options.cache, dev: errorOpts.dev });
+
   const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind, log, dev: errorOpts.dev };
   for (const make of options.extraRoutes ?? []) app.route('/', make(helpers));
   app.route(
@@ -136,6 +145,7 @@ export function createApp(options: AppOptions): Hono {
       baseUrl,
       resolveKind,
       dev: errorOpts.dev,
+      hooks,
     }),
   );
 

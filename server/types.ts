@@ -72,6 +72,11 @@ export interface UdfOptions {
    * When absent the server learns it from the first successful run (or a probe run).
    */
   kind?: 'vector' | 'raster' | 'json' | 'table';
+  /**
+   * Under `--auth`, anyone may run this UDF without a token (every other UDF is private).
+   * Without `--auth` every UDF is public anyway. @default false
+   */
+  public?: boolean;
 }
 
 /** A TypeScript UDF definition, as returned by `defineUdf()`. */

@@ -7,6 +7,7 @@ import { coerceParams, parseRequestOptions, type RequestOptions } from '../param
 import { parseDuration } from '../params/duration.ts';
 import { normalizeResult } from '../result/normalize.ts';
 import { UDF_NAME } from '../udf/registry.ts';
+import type { ServeHooks } from '../operations.ts';
 import type { Bounds, CacheEntry, LoadedUdf, NormalizedResult, ResultCache, TileCoord } from '../types.ts';
 
 /** What the app knows about each UDF from its runs (result kind and vector fields). */
@@ -24,6 +25,8 @@ export interface ServeDeps {
   /** Remembers the kind of result each UDF version returned (for TileJSON/style.json). */
   insights: Map<string, UdfInsight>;
   log: (msg: string) => void;
+  /** [issue 11] Rate limit + in-flight tracking before a computation; a UDF's prints after it. */
+  hooks?: ServeHooks;
 }
 
 interface Flight {
@@ -234,6 +237,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
   if (seen) prepared = prepareRequest(c, deps, req);
   const { udf } = req;
   const { opts, params, ttl, useCache, rescale, colormap, key } = prepared;
+  deps.hooks?.beforeCompute?.(c, req); // [issue 11] may throw 429 (rate limit); cached hits never get here
 
   const flight = useCache ? joinFlight(key, c.req.raw.signal) : { signal: c.req.raw.signal, leave() {} };
   const compute = async (): Promise<{ entry: CacheEntry; store: boolean }> => {
@@ -245,6 +249,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       params,
       signal: flight.signal,
     });
+    if (output.logs.length) deps.hooks?.udfLogs?.(c, udf, output.logs); // [issue 11] UDF prints, tagged with the request id
     const result = normalizeResult(output.value);
     timings.udf = performance.now() - tu;
     learn(deps, udf, result);

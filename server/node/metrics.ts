@@ -1,0 +1,104 @@
+/**
+ * Prometheus metrics (prom-client, a registry of its own so embedding apps keep theirs).
+ * Request, cache, duration and auth metrics are fed by the app's observer; the compute pool
+ * and admission layer report through `setQueueDepth`, `setBusyWorkers`, `workerRestarted`
+ * (or `onCollect`, polled at scrape time).
+ *
+ * | metric | type | labels |
+ * | --- | --- | --- |
+ * | tilesmith_http_requests_total | counter | route, status, udf |
+ * | tilesmith_http_request_duration_seconds | histogram | route |
+ * | tilesmith_cache_requests_total | counter | result (hit/miss/bypass), tier |
+ * | tilesmith_cache_bytes_total | counter | result |
+ * | tilesmith_udf_duration_seconds | histogram | udf |
+ * | tilesmith_encode_duration_seconds | histogram | udf |
+ * | tilesmith_auth_failures_total | counter | reason (missing/invalid/forbidden) |
+ * | tilesmith_rate_limited_total | counter | |
+ * | tilesmith_udf_log_lines_total | counter | udf |
+ * | tilesmith_computations_in_flight | gauge | |
+ * | tilesmith_queue_depth | gauge | |
+ * | tilesmith_workers_busy | gauge | pool |
+ * | tilesmith_worker_restarts_total | counter | pool |
+ * plus prom-client's default process metrics (`tilesmith_process_*`, `tilesmith_nodejs_*`).
+ */
+import client from 'prom-client';
+import type { RunsSource } from '../routes/admin.ts';
+import type { Observer } from '../operations.ts';
+
+export interface TilesmithMetrics {
+  /** What the app reports into (pass as `operations.observe`, or call from your own observer). */
+  observer: Required<Pick<Observer, 'request' | 'authFailure' | 'rateLimited' | 'udfLogs'>>;
+  /** `/metrics` body and its media type. */
+  contentType: string;
+  render(): Promise<string>;
+  /** Requests waiting for a compute slot (admission layer). */
+  setQueueDepth(n: number): void;
+  /** Busy workers of a pool (`ts`, `python`, …). */
+  setBusyWorkers(pool: string, n: number): void;
+  /** A worker of a pool died and was replaced. */
+  workerRestarted(pool: string): void;
+  /** Runs `fn` before every scrape (to poll gauges). */
+  onCollect(fn: () => void): void;
+  /** Counts `runs.snapshot()` into tilesmith_computations_in_flight at scrape time. */
+  watchRuns(runs: RunsSource): void;
+  registry: client.Registry;
+}
+
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** Creates the metrics registry and its observer. */
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): TilesmithMetrics {
+  const registry = new client.Registry();
+  if (opts.defaultMetrics !== false) client.collectDefaultMetrics({ register: registry, prefix: 'tilesmith_' });
+  const collectors: Array<() => void> = [];
+  const r = { registers: [registry] };
+  const requests = new client.Counter({ name: 'tilesmith_http_requests_total', help: 'HTTP requests answered, by route template, status and UDF.', labelNames: ['route', 'status', 'udf'], ...r });
+  const duration = new client.Histogram({ name: 'tilesmith_http_request_duration_seconds', help: 'Time to answer a request.', labelNames: ['route'], buckets: DURATION_BUCKETS, ...r });
+  const cache = new client.Counter({ name: 'tilesmith_cache_requests_total', help: 'Result lookups by outcome (hit, miss, bypass) and the tier that answered a hit.', labelNames: ['result', 'tier'], ...r });
+  const cacheBytes = new client.Counter({ name: 'tilesmith_cache_bytes_total', help: 'Result bytes sent, by cache outcome.', labelNames: ['result'], ...r });
+  const udf = new client.Histogram({ name: 'tilesmith_udf_duration_seconds', help: 'UDF run time of computed results.', labelNames: ['udf'], buckets: DURATION_BUCKETS, ...r });
+  const encode = new client.Histogram({ name: 'tilesmith_encode_duration_seconds', help: 'Encode time of computed results.', labelNames: ['udf'], buckets: DURATION_BUCKETS, ...r });
+  const authFailures = new client.Counter({ name: 'tilesmith_auth_failures_total', help: 'Requests refused for a missing, invalid or insufficient token.', labelNames: ['reason'], ...r });
+  const limited = new client.Counter({ name: 'tilesmith_rate_limited_total', help: 'Computations refused by --rate-limit (429).', ...r });
+  const logLines = new client.Counter({ name: 'tilesmith_udf_log_lines_total', help: 'Lines UDFs printed during successful runs.', labelNames: ['udf'], ...r });
+  const queue = new client.Gauge({ name: 'tilesmith_queue_depth', help: 'Computations waiting for a slot.', ...r });
+  const busy = new client.Gauge({ name: 'tilesmith_workers_busy', help: 'Workers running a computation, per pool.', labelNames: ['pool'], ...r });
+  const restarts = new client.Counter({ name: 'tilesmith_worker_restarts_total', help: 'Workers that died and were replaced, per pool.', labelNames: ['pool'], ...r });
+  let runsSource: RunsSource | undefined;
+  new client.Gauge({
+    name: 'tilesmith_computations_in_flight',
+    help: 'Computations queued or running now.',
+    ...r,
+    collect() {
+      for (const fn of collectors) fn();
+      this.set(runsSource ? runsSource.snapshot().length : 0);
+    },
+  });
+  queue.set(0);
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    observer: {
+      request(rec) {
+        requests.inc({ route: rec.route, status: String(rec.status), udf: rec.udf ?? '' });
+        duration.observe({ route: rec.route }, rec.durationMs / 1000);
+        if (rec.cache) {
+          const result = rec.cache.toLowerCase();
+          cache.inc({ result, tier: rec.tier ?? (result === 'hit' ? 'unknown' : '') });
+          cacheBytes.inc({ result }, rec.bytes);
+        }
+        if (rec.udf && rec.udfMs !== undefined) udf.observe({ udf: rec.udf }, rec.udfMs / 1000);
+        if (rec.udf && rec.encodeMs !== undefined) encode.observe({ udf: rec.udf }, rec.encodeMs / 1000);
+      },
+      authFailure: (reason) => authFailures.inc({ reason }),
+      rateLimited: () => limited.inc(),
+      udfLogs: (info) => logLines.inc({ udf: info.udf }, info.lines.length),
+    },
+    setQueueDepth: (n) => queue.set(n),
+    setBusyWorkers: (pool, n) => busy.set({ pool }, n),
+    workerRestarted: (pool) => restarts.inc({ pool }),
+    onCollect: (fn) => void collectors.push(fn),
+    watchRuns: (runs) => void (runsSource = runs),
+  };
+}
