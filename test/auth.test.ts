@@ -217,6 +217,11 @@ describe('private and public UDFs under --auth', () => {
     expect(anon).toEqual(['open_points', 'py_public', 'py_sidecar']);
     const withToken = ((await (await get('/udfs', bearer(tokens.multi))).json()) as Array<{ name: string }>).map((u) => u.name).sort();
     expect(withToken).toEqual(['open_points', 'py_private', 'py_public', 'py_sidecar', 'secret_points', 'slow_points']);
+    // The index page too.
+    const page = await (await get('/')).text();
+    expect(page).toContain('open_points');
+    expect(page).not.toContain('secret_points');
+    expect(await (await get(`/?token=${tokens.multi}`)).text()).toContain('secret_points');
   });
 
   it('makes authorised responses private with Vary: Authorization (header and ?token=)', async () => {

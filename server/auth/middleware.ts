@@ -29,6 +29,7 @@ export interface AuthOptions {
 }
 
 const PRINCIPAL = 'tilesmith.principal';
+const VISIBLE = 'tilesmith.catalogVisible';
 const PRIVATE = 'tilesmith.private';
 
 /** Requests built by the share routes, already authorised by their token (see share.ts). */
@@ -47,6 +48,12 @@ export function isGrantedRequest(req: Request): boolean {
 /** The token that authorised this request, if any. */
 export function principalOf(c: Context): TokenRecord | undefined {
   return c.get(PRINCIPAL) as TokenRecord | undefined;
+}
+
+/** Whether a catalog page should list UDF `name` to this request (always, unless `--auth` set a filter). */
+export function catalogVisible(c: Context, name: string): boolean {
+  const visible = c.get(VISIBLE) as ((name: string) => boolean) | undefined;
+  return visible ? visible(name) : true;
 }
 
 /** Whether the request carries an admin token (client cache overrides are always honoured for it). */
@@ -116,6 +123,7 @@ export function createAuthMiddleware(registry: AuthRegistry, opts: AuthOptions, 
     const m = admin ? null : UDF_PATH.exec(path);
     if (!admin && !m) {
       if (required && path === '/udfs') return filterCatalog(c, next, registry, opts);
+      if (required && path === '/') c.set(VISIBLE, await visibility(c, registry, opts));
       return next();
     }
     const token = presentedToken(c);
@@ -197,21 +205,27 @@ function makePrivate(c: Context): void {
   }
 }
 
-/** Under `--auth`, the catalog lists public UDFs and those the request's token may run. */
-async function filterCatalog(c: Context, next: () => Promise<void>, registry: AuthRegistry, opts: AuthOptions): Promise<Response | void> {
+/** Which UDFs a catalog shows this request under `--auth`: public ones and those its token may run. */
+async function visibility(c: Context, registry: AuthRegistry, opts: AuthOptions): Promise<(name: string) => boolean> {
   const token = presentedToken(c);
   let principal: TokenRecord | undefined;
   if (token && opts.store) {
     const r = await opts.store.verify(token);
     if (r.ok) principal = r.token;
   }
+  return (name) => {
+    const udf = registry.get(name);
+    return !udf || isPublicUdf(udf, true) || (principal !== undefined && tokenAllows(principal, name));
+  };
+}
+
+/** Under `--auth`, the catalog lists public UDFs and those the request's token may run. */
+async function filterCatalog(c: Context, next: () => Promise<void>, registry: AuthRegistry, opts: AuthOptions): Promise<Response | void> {
+  const show = await visibility(c, registry, opts);
   await next();
   if (c.res.status !== 200) return;
   const list = (await c.res.clone().json()) as Array<{ name: string }>;
-  const visible = list.filter((e) => {
-    const udf = registry.get(e.name);
-    return !udf || isPublicUdf(udf, true) || (principal !== undefined && tokenAllows(principal, e.name));
-  });
+  const visible = list.filter((e) => show(e.name));
   const headers = new Headers(c.res.headers);
   headers.delete('content-length');
   headers.set('Cache-Control', 'private, no-cache');
