@@ -111,7 +111,10 @@ function observeMiddleware(observe: Observer | undefined, known: (name: string) 
     }
     if (!observe?.request) return;
     const res = c.res;
-    const { route, udf } = routeOf(c.req.path);
+    const { route, udf: pathUdf } = routeOf(c.req.path);
+    const principal = principalOf(c);
+    // Share URLs name no UDF in the path: their token's one UDF is it.
+    const udf = pathUdf ?? (route.startsWith('/server/') && Array.isArray(principal?.udfs) ? principal.udfs[0] : undefined);
     const h = res.headers;
     const cache = h.get('x-cache') ?? undefined;
     const timing = cache && cache !== 'HIT' ? h.get('server-timing') : null;
@@ -130,7 +133,7 @@ function observeMiddleware(observe: Observer | undefined, known: (name: string) 
       bytes: Number(h.get('content-length') ?? 0) || 0,
       udfMs: timingOf(timing, 'udf'),
       encodeMs: timingOf(timing, 'encode'),
-      tokenId: principalOf(c)?.id,
+      tokenId: principal?.id,
     });
   };
 }

@@ -355,6 +355,19 @@ describe('metrics and logs', () => {
     const mine = server.lines.filter((l) => l.includes(`"reqId":"${id}"`)).map((l) => JSON.parse(l));
     expect(mine.find((l) => l.src === 'udf')).toMatchObject({ udf: 'secret_points', msg: 'secret_points computing n=7' });
     expect(mine.find((l) => l.msg === 'request')).toMatchObject({ status: 200, udf: 'secret_points', cache: 'MISS', tokenId: tokens.multi.slice(4, 14) });
+    // A share URL's line names the token's id and UDF (and logs no token).
+    const shared = await get(`/server/v1/realtime-shared/${tokens.share}/run/tiles/5/10/13`);
+    const sharedId = shared.headers.get('x-request-id');
+    await new Promise((r) => setTimeout(r, 200));
+    const sharedLines = server.lines.filter((l) => l.includes(`"reqId":"${sharedId}"`)).map((l) => JSON.parse(l));
+    expect(sharedLines.find((l) => l.msg === 'request')).toMatchObject({
+      url: '/server/v1/realtime-shared/[redacted]/run/tiles/5/10/13',
+      route: '/server/v1/realtime-shared/{token}/run/tiles',
+      udf: 'secret_points',
+      tokenId: tokens.share.slice(4, 14),
+      cache: 'MISS',
+    });
+    expect(sharedLines.filter((l) => l.msg === 'request')).toHaveLength(1);
     // Python prints too.
     const py = await get('/udf/py_private/file?format=json&name=z', bearer(tokens.multi));
     const pyId = py.headers.get('x-request-id');

@@ -45,6 +45,11 @@ export function isGrantedRequest(req: Request): boolean {
   return granted.has(req);
 }
 
+/** Records the token a route (the share routes) authorised this request with, for logs and metrics. */
+export function setPrincipal(c: Context, token: TokenRecord): void {
+  c.set(PRINCIPAL, token);
+}
+
 /** The token that authorised this request, if any. */
 export function principalOf(c: Context): TokenRecord | undefined {
   return c.get(PRINCIPAL) as TokenRecord | undefined;

@@ -14,7 +14,7 @@
 import { Hono, type Context } from 'hono';
 import { ForbiddenError, UnauthorizedError } from '../errors.ts';
 import { errorResponse, requestId } from '../http/response.ts';
-import { grantRequest } from '../auth/middleware.ts';
+import { grantRequest, setPrincipal } from '../auth/middleware.ts';
 import { rejectionMessage, type TokenStore } from '../auth/tokens.ts';
 
 export interface ShareRouteDeps {
@@ -49,6 +49,7 @@ export function createShareRoutes(deps: ShareRouteDeps): Hono {
       );
     }
     const udf = record.udfs[0]!;
+    setPrincipal(c, record); // the outer request's log line and metrics name the token id and UDF
     const src = new URL(c.req.url);
     const target = new URL(`/udf/${encodeURIComponent(udf)}/${rest}`, src);
     for (const [k, v] of src.searchParams) if (k !== 'token') target.searchParams.append(k, v);
