@@ -128,7 +128,7 @@ export function createApp(options: AppOptions): Hono {
   });
 
   // [issue 11] auth, share URLs, admin API, metrics and observation (server/operations.ts).
-  const hooks = installOperations(app, options.operations ?? {}, { registry: options.registry, cache: options.cache, dev: errorOpts.dev });
+  const hooks = options.operations ? installOperations(app, options.operations, { registry: options.registry, cache: options.cache, dev: errorOpts.dev }) : undefined;
 
   const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind, log, dev: errorOpts.dev };
   for (const make of options.extraRoutes ?? []) app.route('/', make(helpers));

@@ -51,6 +51,8 @@ export function createLogger(opts: LoggerOptions = {}): TilesmithLogger {
     },
     observer: {
       request(r) {
+        const quiet = r.status < 500 && (r.cache === 'HIT' || r.status === 304);
+        if (quiet && !logger.isLevelEnabled('debug')) return; // the common case: skip building the line
         const line = {
           reqId: r.requestId,
           method: r.method,
@@ -67,7 +69,7 @@ export function createLogger(opts: LoggerOptions = {}): TilesmithLogger {
         };
         // Cached hits are the bulk of a tile server's traffic: debug, so `info` stays readable.
         if (r.status >= 500) logger.error(line, 'request');
-        else if (r.cache === 'HIT' || r.status === 304) logger.debug(line, 'request');
+        else if (quiet) logger.debug(line, 'request');
         else logger.info(line, 'request');
       },
       udfLogs({ requestId, udf, lines }) {
