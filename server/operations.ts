@@ -7,7 +7,7 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { createAuthMiddleware, isGrantedRequest, principalOf, redactUrl, type AuthOptions } from './auth/middleware.ts';
 import type { RateLimiter } from './auth/rate-limit.ts';
-import { errorResponse, requestId } from './http/response.ts';
+import { errorResponse, requestId, resultInfo } from './http/response.ts';
 import { createAdminRoutes, createRunsTracker, type RunsSource } from './routes/admin.ts';
 import { createShareRoutes } from './routes/share.ts';
 import type { ServeRequest } from './routes/serve-result.ts';
@@ -115,24 +115,48 @@ function observeMiddleware(observe: Observer | undefined, known: (name: string) 
     const principal = principalOf(c);
     // Share URLs name no UDF in the path: their token's one UDF is it.
     const udf = pathUdf ?? (route.startsWith('/server/') && Array.isArray(principal?.udfs) ? principal.udfs[0] : undefined);
-    const h = res.headers;
-    const cache = h.get('x-cache') ?? undefined;
-    const timing = cache && cache !== 'HIT' ? h.get('server-timing') : null;
-    const url = c.req.url;
-    const slash = url.indexOf('/', url.indexOf('://') + 3);
+    // A result's facts come from resultResponse; reading the headers of a lightweight response costs more.
+    const info = resultInfo(c);
+    let cache: string | undefined;
+    let tier: string | undefined;
+    let bytes: number;
+    let udfMs: number | undefined;
+    let encodeMs: number | undefined;
+    if (info) {
+      cache = info.cacheStatus;
+      tier = info.entry.tier;
+      bytes = res.status === 200 ? info.entry.body.byteLength : 0;
+      if (cache !== 'HIT') {
+        udfMs = info.timings.udf;
+        encodeMs = info.timings.encode;
+      }
+    } else {
+      const h = res.headers;
+      cache = h.get('x-cache') ?? undefined;
+      tier = h.get('x-cache-tier') ?? undefined;
+      bytes = Number(h.get('content-length') ?? 0) || 0;
+      const timing = cache && cache !== 'HIT' ? h.get('server-timing') : null;
+      udfMs = timingOf(timing, 'udf');
+      encodeMs = timingOf(timing, 'encode');
+    }
+    const full = c.req.url;
     observe.request({
       requestId: requestId(c),
       method: c.req.method,
-      url: redactUrl(slash < 0 ? '/' : url.slice(slash)),
+      // Redacted only if someone reads it (the access log skips cached hits).
+      get url() {
+        const slash = full.indexOf('/', full.indexOf('://') + 3);
+        return redactUrl(slash < 0 ? '/' : full.slice(slash));
+      },
       route,
       status: res.status,
       udf: udf && known(udf) ? udf : undefined,
       durationMs: performance.now() - t0,
       cache,
-      tier: h.get('x-cache-tier') ?? undefined,
-      bytes: Number(h.get('content-length') ?? 0) || 0,
-      udfMs: timingOf(timing, 'udf'),
-      encodeMs: timingOf(timing, 'encode'),
+      tier,
+      bytes,
+      udfMs,
+      encodeMs,
       tokenId: principal?.id,
     });
   };

@@ -146,12 +146,20 @@ export interface ResultResponseOptions {
   filename?: string;
 }
 
+const RESULT_INFO = 'tilesmith.result';
+
+/** [issue 11] What `resultResponse` answered this request with (metrics and logs read it instead of the headers). */
+export function resultInfo(c: Context): ResultResponseOptions | undefined {
+  return c.get(RESULT_INFO) as ResultResponseOptions | undefined;
+}
+
 /**
  * Builds the response for a computed or cached result: 200 / 204 / 304 with ETag,
  * Cache-Control (remaining lifetime of the entry), X-Cache and Server-Timing.
  */
 export function resultResponse(c: Context, o: ResultResponseOptions): Response {
   const { entry } = o;
+  c.set(RESULT_INFO, o);
   const maxAge = Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1000));
   // [issue 11] A result a token authorised is for that token's holder only: no shared caches.
   const priv = isPrivateResponse(c);
