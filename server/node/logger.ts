@@ -35,7 +35,7 @@ export function createLogger(opts: LoggerOptions = {}): TilesmithLogger {
   const dest = opts.destination ?? process.stderr;
   const stream =
     opts.format === 'pretty'
-      ? pretty({ destination: dest, colorize: (dest as { isTTY?: boolean }).isTTY === true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+      ? pretty({ destination: dest, colorize: (dest as { isTTY?: boolean }).isTTY === true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true })
       : dest;
   const logger = pino({ level: opts.level ?? 'info', base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream as pino.DestinationStream);
   return {
@@ -64,7 +64,7 @@ export function createLogger(opts: LoggerOptions = {}): TilesmithLogger {
           ...(r.cache ? { cache: r.cache } : {}),
           ...(r.tier ? { tier: r.tier } : {}),
           bytes: r.bytes,
-          ...(r.udfMs !== undefined ? { udfMs: r.udfMs } : {}),
+          ...(r.udfMs !== undefined ? { udfMs: Math.round(r.udfMs * 100) / 100 } : {}),
           ...(r.tokenId ? { tokenId: r.tokenId } : {}),
         };
         // Cached hits are the bulk of a tile server's traffic: debug, so `info` stays readable.
