@@ -110,6 +110,15 @@ function sum(families: Awaited<ReturnType<typeof metrics>>, name: string, match:
   return f.metrics.filter((m) => Object.entries(match).every(([k, v]) => m.labels?.[k] === v)).reduce((n, m) => n + Number(m.value ?? m.count ?? 0), 0);
 }
 
+/** Polls `check` until it returns true (the server's stderr arrives asynchronously). */
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
@@ -306,11 +315,13 @@ describe('admin API', () => {
   });
 
   it('GET /admin/runs lists a computation in flight; POST /admin/reload reloads', async () => {
-    const slow = get('/udf/slow_points/tiles/0/0/0?ms=1500', bearer(tokens.multi));
-    await new Promise((r) => setTimeout(r, 500));
-    const { runs } = await (await get('/admin/runs', bearer(tokens.admin))).json();
+    const slow = get('/udf/slow_points/tiles/0/0/0?ms=2500', bearer(tokens.multi));
+    let runs: Array<{ elapsedMs: number }> = [];
+    await waitFor(async () => {
+      runs = (await (await get('/admin/runs', bearer(tokens.admin))).json()).runs;
+      return runs.length > 0 && runs[0]!.elapsedMs >= 200;
+    }, 'the slow run to show up');
     expect(runs).toEqual([expect.objectContaining({ udf: 'slow_points', tile: { z: 0, x: 0, y: 0 }, state: 'running', elapsedMs: expect.any(Number) })]);
-    expect(runs[0].elapsedMs).toBeGreaterThanOrEqual(300);
     expect((await slow).status).toBe(200);
     expect((await (await get('/admin/runs', bearer(tokens.admin))).json()).runs).toEqual([]);
     const reload = await get('/admin/reload', { method: 'POST', ...bearer(tokens.admin) });
@@ -351,14 +362,14 @@ describe('metrics and logs', () => {
   it('logs JSON lines with the request id, and a UDF\'s prints under its run', async () => {
     const res = await get('/udf/secret_points/tiles/5/10/12?n=7', bearer(tokens.multi));
     const id = res.headers.get('x-request-id');
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => server.lines.some((l) => l.includes(`"reqId":"${id}"`) && l.includes('"msg":"request"')), 'the request line');
     const mine = server.lines.filter((l) => l.includes(`"reqId":"${id}"`)).map((l) => JSON.parse(l));
     expect(mine.find((l) => l.src === 'udf')).toMatchObject({ udf: 'secret_points', msg: 'secret_points computing n=7' });
     expect(mine.find((l) => l.msg === 'request')).toMatchObject({ status: 200, udf: 'secret_points', cache: 'MISS', tokenId: tokens.multi.slice(4, 14) });
     // A share URL's line names the token's id and UDF (and logs no token).
     const shared = await get(`/server/v1/realtime-shared/${tokens.share}/run/tiles/5/10/13`);
     const sharedId = shared.headers.get('x-request-id');
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => server.lines.some((l) => l.includes(`"reqId":"${sharedId}"`) && l.includes('"msg":"request"')), 'the share request line');
     const sharedLines = server.lines.filter((l) => l.includes(`"reqId":"${sharedId}"`)).map((l) => JSON.parse(l));
     expect(sharedLines.find((l) => l.msg === 'request')).toMatchObject({
       url: '/server/v1/realtime-shared/[redacted]/run/tiles/5/10/13',
@@ -371,8 +382,7 @@ describe('metrics and logs', () => {
     // Python prints too.
     const py = await get('/udf/py_private/file?format=json&name=z', bearer(tokens.multi));
     const pyId = py.headers.get('x-request-id');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(server.lines.some((l) => l.includes(`"reqId":"${pyId}"`) && l.includes('py_private says hello'))).toBe(true);
+    await waitFor(() => server.lines.some((l) => l.includes(`"reqId":"${pyId}"`) && l.includes('py_private says hello')), 'the Python print');
   });
 });
 
@@ -388,8 +398,15 @@ describe('purge by UDF and by area (memory and disk), rate limits, admin port', 
       expect((await get(`/udf/secret_points/tiles/${z}/${x}/${y}`, auth)).headers.get('x-cache')).toBe('MISS');
       expect((await get(`/udf/open_points/tiles/${z}/${x}/${y}`)).headers.get('x-cache')).toBe('MISS');
     }
-    await new Promise((r) => setTimeout(r, 500)); // background disk writes
-    const filesBefore = (await listFiles(join(cacheDir, 'results'))).length;
+    // Background disk writes: wait until the count of files stops changing.
+    let filesBefore = -1;
+    await waitFor(async () => {
+      const n = (await listFiles(join(cacheDir, 'results'))).length;
+      const stable = n === filesBefore;
+      filesBefore = n;
+      if (!stable) await new Promise((r) => setTimeout(r, 300));
+      return stable;
+    }, 'disk writes');
     // The western half at zoom 2: columns x = 0 and 1 (-180..0), all four rows.
     const res = await get('/admin/cache?udf=secret_points&bbox=-170,-80,-10,80&minzoom=2&maxzoom=2', { method: 'DELETE', ...auth });
     expect(await res.json()).toEqual({ purged: 8, filter: { udf: 'secret_points', bbox: [-170, -80, -10, 80], minzoom: 2, maxzoom: 2 } });
