@@ -9,7 +9,7 @@
  * | tilesmith_http_requests_total | counter | route, status, udf |
  * | tilesmith_http_request_duration_seconds | histogram | route |
  * | tilesmith_cache_requests_total | counter | result (hit/miss/bypass), tier |
- * | tilesmith_cache_bytes_total | counter | result |
+ * | tilesmith_cache_bytes_total | counter | result, tier |
  * | tilesmith_udf_duration_seconds | histogram | udf |
  * | tilesmith_encode_duration_seconds | histogram | udf |
  * | tilesmith_auth_failures_total | counter | reason (missing/invalid/forbidden) |
@@ -124,7 +124,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Tilesmit
   const requests = hot(new HotCounter('tilesmith_http_requests_total', 'HTTP requests answered, by route template, status and UDF.'));
   const duration = hot(new HotHistogram('tilesmith_http_request_duration_seconds', 'Time to answer a request.', DURATION_BUCKETS));
   const cache = hot(new HotCounter('tilesmith_cache_requests_total', 'Result lookups by outcome (hit, miss, bypass) and the tier that answered a hit.'));
-  const cacheBytes = hot(new HotCounter('tilesmith_cache_bytes_total', 'Result bytes sent, by cache outcome.'));
+  const cacheBytes = hot(new HotCounter('tilesmith_cache_bytes_total', 'Result bytes sent, by cache outcome and the tier that answered a hit.'));
   const udf = hot(new HotHistogram('tilesmith_udf_duration_seconds', 'UDF run time of computed results.', DURATION_BUCKETS));
   const encode = hot(new HotHistogram('tilesmith_encode_duration_seconds', 'Encode time of computed results.', DURATION_BUCKETS));
   const authFailures = new client.Counter({ name: 'tilesmith_auth_failures_total', help: 'Requests refused for a missing, invalid or insufficient token.', labelNames: ['reason'], ...r });
@@ -158,7 +158,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Tilesmit
           const result = rec.cache.toLowerCase();
           const tier = rec.tier ?? (result === 'hit' ? 'unknown' : '');
           cache.inc(`${result}|${tier}`, () => ({ result, tier }));
-          cacheBytes.inc(result, () => ({ result }), rec.bytes);
+          cacheBytes.inc(`${result}|${tier}`, () => ({ result, tier }), rec.bytes);
         }
         if (rec.udf && rec.udfMs !== undefined) udf.observe(u, () => ({ udf: u }), rec.udfMs / 1000);
         if (rec.udf && rec.encodeMs !== undefined) encode.observe(u, () => ({ udf: u }), rec.encodeMs / 1000);
