@@ -81,7 +81,7 @@ export function routeOf(path: string): { route: string; udf?: string } {
   if (m) return { route: m[3] ? `/udf/{name}/${m[3]}` : '/udf/{name}', udf: m[1] };
   m = /^\/server\/v1\/realtime-shared\/[^/]+\/run\/(tiles|file)/.exec(path);
   if (m) return { route: `/server/v1/realtime-shared/{token}/run/${m[1]}` };
-  if (path.startsWith('/admin/')) return { route: path.split('/').slice(0, 3).join('/') };
+  if (path === '/admin/cache' || path === '/admin/runs' || path === '/admin/reload') return { route: path };
   if (['/', '/udfs', '/healthz', '/metrics'].includes(path)) return { route: path };
   return { route: 'other' };
 }
