@@ -7,16 +7,21 @@ import { BadRequestError } from '../errors.ts';
 import { parseBounds } from '../tiling/bounds.ts';
 import type { Bounds, CachePurgeFilter, ResultCache, TileCoord } from '../types.ts';
 
-/** One computation in flight, as the admission layer (or the fallback tracker) reports it. */
+/**
+ * One computation in flight, as the admission layer (`server/compute/admission.ts` on main:
+ * the same shape) or the fallback tracker reports it.
+ */
 export interface RunInfo {
   udf: string;
   tile: TileCoord | null;
   bounds: Bounds | null;
-  /** Epoch ms. */
-  startedAt: number;
   state: 'queued' | 'running';
-  /** Place in the queue (queued runs). */
+  /** Epoch ms when it was admitted or queued. */
+  since: number;
+  /** Place in the queue (1 = next), for queued ones. */
   position?: number;
+  /** A recomputation the client forced (cache_reset, cache=false, cache_max_age). */
+  clientDriven?: boolean;
 }
 
 /** Anything that can list computations in flight. */
@@ -64,7 +69,7 @@ export function createAdminRoutes(deps: AdminRouteDeps): Hono {
 
   app.get('/admin/runs', (c) => {
     const now = Date.now();
-    const runs = deps.runs.snapshot().map((r) => ({ ...r, elapsedMs: now - r.startedAt }));
+    const runs = deps.runs.snapshot().map((r) => ({ ...r, elapsedMs: now - r.since }));
     return c.json({ runs }, 200, { 'Cache-Control': 'no-store' });
   });
 
@@ -81,11 +86,11 @@ export function createAdminRoutes(deps: AdminRouteDeps): Hono {
  * A fallback list of computations in flight, fed by the `beforeCompute` hook (requests that
  * missed the cache) until the admission layer supplies its own snapshot with queue positions.
  */
-export function createRunsTracker(): RunsSource & { start(info: Omit<RunInfo, 'startedAt' | 'state'>): () => void } {
+export function createRunsTracker(): RunsSource & { start(info: Omit<RunInfo, 'since' | 'state'>): () => void } {
   const live = new Set<RunInfo>();
   return {
     start(info) {
-      const run: RunInfo = { ...info, startedAt: Date.now(), state: 'running' };
+      const run: RunInfo = { ...info, since: Date.now(), state: 'running' };
       live.add(run);
       return () => live.delete(run);
     },
