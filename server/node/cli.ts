@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { startServer } from './serve.ts';
-import { LOG_LEVELS } from './logger.ts';
+import { OPS_ARGS, OPS_HELP, opsServerOptions } from './cli-ops.ts';
 import { TOKEN_HELP, tokenMain } from './token-cli.ts';
-import { parseRateLimit } from '../auth/rate-limit.ts';
 
 const HELP = `tilesmith — serve map UDFs as cached tiles, files and metadata
 
@@ -28,14 +27,7 @@ Options:
   --max-zoom N          highest tile zoom accepted (default 30)
   --public-url URL      base URL written into TileJSON and pages (default: from the request)
   --dev                 error bodies carry the UDF's log lines and traceback (never in production)
-  --auth                UDFs are private unless they declare public: true (tokens: tilesmith token)
-  --token-db PATH       token database (default <cache-dir>/tokens.db)
-  --admin-port N        serve /metrics and /admin/* on this port only (default: on the main port)
-  --admin-host H        interface of the admin port (default 127.0.0.1)
-  --rate-limit N/P      computations per token or client address, e.g. 60/m (cached hits are free)
-  --log-format F        json or pretty (default: pretty on a terminal, json otherwise)
-  --log-level L         trace, debug, info, warn, error, fatal or silent (default info)
-  -h, --help            show this help
+${OPS_HELP}  -h, --help            show this help
 `;
 
 function fail(message: string): never {
@@ -52,13 +44,7 @@ function int(name: string, v: string | undefined): number | undefined {
 
 /** Entry point of the `tilesmith` command. */
 export async function main(argv: string[]): Promise<void> {
-  if (argv[0] === 'token') {
-    if (argv.length === 1) {
-      process.stdout.write(TOKEN_HELP);
-      return;
-    }
-    return tokenMain(argv.slice(1));
-  }
+  if (argv[0] === 'token') return argv.length === 1 ? void process.stdout.write(TOKEN_HELP) : tokenMain(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -81,13 +67,7 @@ export async function main(argv: string[]): Promise<void> {
         'max-zoom': { type: 'string' },
         'public-url': { type: 'string' },
         dev: { type: 'boolean' },
-        auth: { type: 'boolean' },
-        'token-db': { type: 'string' },
-        'admin-port': { type: 'string' },
-        'admin-host': { type: 'string' },
-        'rate-limit': { type: 'string' },
-        'log-format': { type: 'string' },
-        'log-level': { type: 'string' },
+        ...OPS_ARGS,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -108,18 +88,9 @@ export async function main(argv: string[]): Promise<void> {
     const n = int(name, value);
     return n === undefined ? undefined : n * 1024 * 1024;
   };
-  const logFormat = v['log-format'] ?? (process.stderr.isTTY ? 'pretty' : 'json');
-  if (logFormat !== 'json' && logFormat !== 'pretty') fail(`--log-format must be json or pretty, got ${JSON.stringify(logFormat)}`);
-  const logLevel = v['log-level'] ?? 'info';
-  if (!(LOG_LEVELS as string[]).includes(logLevel)) fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
-  if (v['rate-limit'] !== undefined) {
-    try {
-      parseRateLimit(v['rate-limit']);
-    } catch (err) {
-      fail((err as Error).message);
-    }
-  }
+  const ops = opsServerOptions(v, fail); // [issue 11] auth, tokens, admin port, rate limit, logs
   const server = await startServer({
+    ...ops,
     dir,
     port: int('port', v.port ?? process.env.PORT) ?? 8787,
     host: v.host ?? process.env.HOST,
@@ -137,16 +108,9 @@ export async function main(argv: string[]): Promise<void> {
     maxZoom: int('max-zoom', v['max-zoom']),
     publicUrl: v['public-url'],
     dev: v.dev,
-    auth: v.auth,
-    tokenDb: v['token-db'] ?? process.env.TILESMITH_TOKEN_DB,
-    adminPort: int('admin-port', v['admin-port']),
-    adminHost: v['admin-host'],
-    rateLimit: v['rate-limit'],
-    logFormat,
-    logLevel: logLevel as (typeof LOG_LEVELS)[number],
   });
   server.logger.pino.info(
-    { url: server.url, ...(server.adminUrl ? { adminUrl: server.adminUrl } : {}), udfs: server.registry.list().length, auth: v.auth === true },
+    { url: server.url, ...(server.adminUrl ? { adminUrl: server.adminUrl } : {}), udfs: server.registry.list().length, auth: ops.auth === true },
     `serving ${server.registry.list().length} UDFs from ${dir} at ${server.url}${server.adminUrl ? ` (admin: ${server.adminUrl})` : ''}`,
   );
   let stopping = false;

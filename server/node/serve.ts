@@ -9,17 +9,10 @@ import { parseDuration } from '../params/duration.ts';
 import { createRegistry, type UdfRegistry } from '../udf/registry.ts';
 import { createTsLoader } from '../udf/ts-runtime.ts';
 import type { ResultCache, UdfLoader } from '../types.ts';
-import { getConnInfo } from '@hono/node-server/conninfo';
-import { Hono as HonoApp } from 'hono';
-import { createRateLimiter, parseRateLimit } from '../auth/rate-limit.ts';
-import { createOpsApp, type Observer, type OperationsOptions } from '../operations.ts';
-import { createRunsTracker, type RunsSource } from '../routes/admin.ts';
-import { createLogger, type LogFormat, type TilesmithLogger } from './logger.ts';
-import { createMetrics, type TilesmithMetrics } from './metrics.ts';
-import { openTokenStore, type SqliteTokenStore } from './token-store.ts';
-import type { LevelWithSilent } from 'pino';
+import { createNodeOperations, type NodeOperationsHandles, type NodeOperationsOptions } from './operations.ts';
 
-export interface ServerOptions {
+/** Also takes the options of tokens, auth, metrics, logs, rate limits and the admin port (issue 11). */
+export interface ServerOptions extends NodeOperationsOptions {
   /** Folder of UDF files. */
   dir: string;
   /** @default 8787; 0 picks a free port */
@@ -54,40 +47,16 @@ export interface ServerOptions {
   cacheMaxAge?: string;
   /** Error bodies and the catalog show UDF logs and tracebacks (never in production). @default false */
   dev?: boolean;
-  /** Free-text log lines (default: the structured logger below). */
+  /** Free-text log lines (default: the structured logger). */
   log?: (msg: string) => void;
-  /** `--auth`: every UDF is private unless it declares `public: true`. @default false */
-  auth?: boolean;
-  /** The token database. @default `<cacheDir>/tokens.db` */
-  tokenDb?: string;
-  /** Serve `/metrics` and `/admin/*` on this port instead of the main one (0 picks a free port). */
-  adminPort?: number;
-  /** Interface of the admin port. @default '127.0.0.1' */
-  adminHost?: string;
-  /** Limit computations per token / client address, e.g. `'60/m'`. Cached hits are not limited. */
-  rateLimit?: string;
-  /** @default 'json' */
-  logFormat?: LogFormat;
-  /** @default 'warn' here; the CLI's default is 'info' */
-  logLevel?: LevelWithSilent;
-  /** Where structured log lines go. @default stderr */
-  logDestination?: NodeJS.WritableStream;
-  /** In-flight computations for GET /admin/runs (the admission layer's); a request tracker otherwise. */
-  runs?: RunsSource;
 }
 
-export interface RunningServer {
+export interface RunningServer extends NodeOperationsHandles {
   url: string;
   port: number;
   app: Hono;
   registry: UdfRegistry;
   cache: ResultCache;
-  /** The admin port's URL, with `adminPort`. */
-  adminUrl?: string;
-  /** Gauges and counters the compute pool reports into (see server/node/metrics.ts). */
-  metrics: TilesmithMetrics;
-  logger: TilesmithLogger;
-  tokens: SqliteTokenStore;
   close(): Promise<void>;
 }
 
@@ -107,10 +76,9 @@ async function optional<T>(path: string, pick: (mod: any) => T): Promise<T | und
  * @example const server = await startServer({ dir: 'udfs', port: 8787 });
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  // Programmatic servers (tests, embedding) log warnings and worse unless told; the CLI passes its --log-level (info).
-  const logger = createLogger({ format: options.logFormat, level: options.logLevel ?? 'warn', destination: options.logDestination });
-  const log = options.log ?? logger.log;
   const cacheDir = resolve(options.cacheDir ?? '.tilesmith/cache');
+  const ops = createNodeOperations(options, cacheDir); // [issue 11] logger, tokens, metrics
+  const log = options.log ?? ops.logger.log;
   const timeoutMs = parseDuration(options.timeout ?? '120s', 'timeout') * 1000;
   const loaders: UdfLoader[] = [createTsLoader({ timeoutMs })];
   const createPythonLoader = await optional('../udf/python/loader.ts', (m) => m.createPythonLoader);
@@ -137,51 +105,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const createClientRoutes = await optional('../routes/clients.ts', (m) => m.createClientRoutes);
   if (createClientRoutes) extraRoutes.push((h) => createClientRoutes({ ...h, examplesDir: resolve(import.meta.dirname, '../../examples') }));
 
-  // [issue 11] tokens, metrics, logs, rate limits, admin port.
-  const tokens = openTokenStore(resolve(options.tokenDb ?? resolve(cacheDir, 'tokens.db')));
-  const metrics = createMetrics();
-  const runs = options.runs ?? createRunsTracker();
-  metrics.watchRuns(runs);
-  const observe: Observer = {
-    request: (r) => {
-      metrics.observer.request(r);
-      logger.observer.request(r);
-    },
-    udfLogs: (info) => {
-      metrics.observer.udfLogs(info);
-      logger.observer.udfLogs(info);
-    },
-    authFailure: metrics.observer.authFailure,
-    rateLimited: metrics.observer.rateLimited,
-  };
-  const operations: OperationsOptions = {
-    auth: { store: tokens, required: options.auth ?? false, protectMetrics: options.auth === true && options.adminPort === undefined },
-    observe,
-    runs,
-    metrics,
-    adminOn: options.adminPort !== undefined ? 'separate' : 'main',
-    reload: async () => {
+  const app = createApp({
+    // [issue 11] auth, share URLs, admin API, metrics, logs, rate limits
+    operations: ops.appOptions(async () => {
       await registry.refresh();
       return registry.list().length;
-    },
-    ...(options.rateLimit
-      ? {
-          rateLimit: {
-            limiter: createRateLimiter(parseRateLimit(options.rateLimit)),
-            clientKey: (c) => {
-              try {
-                return getConnInfo(c).remote.address ?? 'unknown';
-              } catch {
-                return 'unknown';
-              }
-            },
-          },
-        }
-      : {}),
-  };
-
-  const app = createApp({
-    operations,
+    }),
     registry,
     encoders: createDefaultEncoderRegistry(),
     cache,
@@ -195,23 +124,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const host = options.host ?? '127.0.0.1';
-  const listen = (fetch: Hono['fetch'], port: number, hostname: string) =>
-    new Promise<ReturnType<typeof serve>>((resolvePromise, reject) => {
-      const s = serve({ fetch, port, hostname }, () => resolvePromise(s));
-      s.once('error', reject);
-    });
-  const server = await listen(app.fetch, options.port ?? 8787, host);
+  const server = await new Promise<ReturnType<typeof serve>>((resolvePromise, reject) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: host }, () => resolvePromise(s));
+    s.once('error', reject);
+  });
   const port = (server.address() as AddressInfo).port;
-  const shown = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h.includes(':') ? `[${h}]` : h);
-  const shownHost = shown(host);
-  let adminServer: ReturnType<typeof serve> | undefined;
-  let adminUrl: string | undefined;
-  if (options.adminPort !== undefined) {
-    const adminHost = options.adminHost ?? '127.0.0.1';
-    const opsApp = createOpsApp(new HonoApp(), operations, { registry, cache, dev: options.dev ?? false });
-    adminServer = await listen(opsApp.fetch, options.adminPort, adminHost);
-    adminUrl = `http://${shown(adminHost)}:${(adminServer.address() as AddressInfo).port}`;
-  }
+  const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  const adminUrl = await ops.listenAdmin({ registry, cache, dev: options.dev ?? false }); // [issue 11] --admin-port
   let closed: Promise<void> | undefined;
   return {
     url: `http://${shownHost}:${port}`,
@@ -220,19 +139,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registry,
     cache,
     adminUrl,
-    metrics,
-    logger,
-    tokens,
+    metrics: ops.metrics,
+    logger: ops.logger,
+    tokens: ops.tokens,
     close() {
       closed ??= (async () => {
-        for (const s of [server, adminServer]) {
-          if (!s) continue;
-          await new Promise<void>((r) => {
-            s.close(() => r());
-            (s as any).closeAllConnections?.();
-          });
-        }
-        tokens.close();
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          (server as any).closeAllConnections?.();
+        });
+        await ops.close();
         await registry.close();
         await cache.close?.();
       })();
