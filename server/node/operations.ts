@@ -73,7 +73,7 @@ export function createNodeOperations(o: NodeOperationsOptions, cacheDir: string)
   const logger = createLogger({ format: o.logFormat, level: o.logLevel ?? 'warn', destination: o.logDestination });
   const tokens = openTokenStore(resolve(o.tokenDb ?? resolve(cacheDir, 'tokens.db')));
   const metrics = createMetrics();
-  const runs = o.runs ?? createRunsTracker();
+  let runs: RunsSource = o.runs ?? createRunsTracker();
   metrics.watchRuns(runs);
   const observe: Observer = {
     request: (r) => {
@@ -94,8 +94,16 @@ export function createNodeOperations(o: NodeOperationsOptions, cacheDir: string)
     logger,
     tokens,
     metrics,
-    /** `createApp`'s `operations`. */
-    appOptions(reload: () => Promise<number>): OperationsOptions {
+    /**
+     * `createApp`'s `operations`. `admission` (the admission layer: `snapshot()`, optionally
+     * `stats()`) replaces the fallback runs tracker and feeds `tilesmith_queue_depth`.
+     */
+    appOptions(reload: () => Promise<number>, admission?: RunsSource & { stats?(): { queued: number } }): OperationsOptions {
+      if (admission) {
+        runs = admission;
+        metrics.watchRuns(admission);
+        if (admission.stats) metrics.onCollect(() => metrics.setQueueDepth(admission.stats!().queued));
+      }
       operations = {
         auth: { store: tokens, required: o.auth ?? false, protectMetrics: o.auth === true && o.adminPort === undefined },
         observe,
