@@ -39,9 +39,12 @@ export interface NodeOperationsOptions {
   /** In-flight computations for GET /admin/runs (the admission layer's); a request tracker otherwise. */
   runs?: RunsSource;
   /**
-   * The address a client is rate-limited by. @default the TCP peer (set it to honour
-   * `X-Forwarded-For` behind a trusted proxy)
+   * Behind a proxy that sets `X-Forwarded-For`: rate-limit by its first address instead of
+   * the TCP peer (the proxy). Only with a proxy you trust: anyone else could pick their address.
+   * @default false
    */
+  trustProxy?: boolean;
+  /** The address a client is rate-limited by. @default the TCP peer (or X-Forwarded-For with `trustProxy`) */
   clientAddress?: (c: Context) => string;
 }
 
@@ -53,6 +56,12 @@ export interface NodeOperationsHandles {
   metrics: TilesmithMetrics;
   logger: TilesmithLogger;
   tokens: SqliteTokenStore;
+}
+
+/** The first `X-Forwarded-For` address, else the TCP peer's. */
+function forwardedAddress(c: Context): string {
+  const xff = c.req.raw.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
+  return xff || peerAddress(c);
 }
 
 /** The TCP peer's address (node-server), or 'unknown'. */
@@ -111,7 +120,7 @@ export function createNodeOperations(o: NodeOperationsOptions, cacheDir: string)
         metrics,
         adminOn: o.adminPort !== undefined ? 'separate' : 'main',
         reload,
-        ...(o.rateLimit ? { rateLimit: { limiter: createRateLimiter(parseRateLimit(o.rateLimit)), clientKey: o.clientAddress ?? peerAddress } } : {}),
+        ...(o.rateLimit ? { rateLimit: { limiter: createRateLimiter(parseRateLimit(o.rateLimit)), clientKey: o.clientAddress ?? (o.trustProxy ? forwardedAddress : peerAddress) } } : {}),
       };
       return operations;
     },
