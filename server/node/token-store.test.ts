@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -70,6 +70,7 @@ describe('openTokenStore', () => {
     expect(store.revoke('nope')).toBe(false);
     expect(store.list()).toHaveLength(4);
     store.close();
+    if (process.platform !== 'win32') expect((await stat(join(dir, 'tokens.db'))).mode & 0o777).toBe(0o600);
   });
 
   it('without create, a missing database is an empty store and makes no file', async () => {

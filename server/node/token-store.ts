@@ -6,7 +6,7 @@
  * the next request, without a restart or a file-watch race.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -87,7 +87,16 @@ export function openTokenStore(path: string, opts: { create?: boolean } = {}): S
     if (db) return db;
     if (!create && !existsSync(path)) return undefined;
     mkdirSync(dirname(path), { recursive: true });
+    const fresh = !existsSync(path);
     db = new Database(path);
+    // Hashes only, but still nobody else's business: owner read/write (where the OS has modes).
+    if (fresh) {
+      try {
+        chmodSync(path, 0o600);
+      } catch {
+        /* e.g. a filesystem without modes */
+      }
+    }
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 2000');
     db.exec(`CREATE TABLE IF NOT EXISTS tokens (
