@@ -4,6 +4,7 @@ import { BadRequestError, NotFoundError } from './errors.ts';
 import { errorResponse, hasCommonHeaders, setCommonHeaders, type CommonHeaders } from './http/response.ts';
 import type { Admission } from './compute/admission.ts';
 import { computeUdf, insightKey, learn, type UdfInsight } from './routes/serve-result.ts';
+import { installOperations, type OperationsOptions } from './operations.ts';
 import { createUdfRoutes } from './routes/udf-routes.ts';
 import { createStandardsRoutes } from './routes/standards.ts';
 import { tileToBounds } from './tiling/bounds.ts';
@@ -49,6 +50,11 @@ export interface AppOptions {
    * @default false
    */
   dev?: boolean;
+  /**
+   * [issue 11] Tokens and private UDFs (`auth`), share URLs, the admin API, `/metrics`,
+   * observation hooks (metrics, access log) and rate limits. See server/operations.ts.
+   */
+  operations?: OperationsOptions;
 }
 
 /** Helpers that route groups share. */
@@ -153,6 +159,9 @@ export function createApp(options: AppOptions): Hono {
     if (hostDependent.has(c.req.raw) && c.res.status < 300) appendVary(c, hostVary);
   });
 
+  // [issue 11] auth, share URLs, admin API, metrics and observation (server/operations.ts).
+  const hooks = options.operations ? installOperations(app, options.operations, { registry: options.registry, cache: options.cache, dev: errorOpts.dev }) : undefined;
+
   const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind, log, dev: errorOpts.dev };
   for (const make of options.extraRoutes ?? []) app.route('/', make(helpers));
   app.route('/', createStandardsRoutes({ ...helpers, maxZoom: options.maxZoom ?? 30, encoders: options.encoders, dispatch: (req) => app.fetch(req) }));
@@ -173,6 +182,7 @@ export function createApp(options: AppOptions): Hono {
       baseUrl,
       resolveKind,
       dev: errorOpts.dev,
+      hooks,
     }),
   );
 

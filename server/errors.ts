@@ -7,6 +7,9 @@ export type ErrorCode =
   | 'bad_request'
   | 'invalid_tile'
   | 'invalid_parameter'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'rate_limited'
   | 'not_found'
   | 'unknown_udf'
   | 'not_acceptable'
@@ -26,6 +29,9 @@ export const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   invalid_tile: 400,
   invalid_parameter: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  rate_limited: 429,
   not_found: 404,
   unknown_udf: 404,
   not_acceptable: 406,
@@ -159,6 +165,44 @@ export class UdfCoolingDownError extends TilesmithError {
   constructor(message: string, retryAfterSeconds: number) {
     super('udf_unavailable', message, { retryAfter: retryAfterSeconds });
     this.name = 'UdfCoolingDownError';
+    this.retryAfter = retryAfterSeconds;
+  }
+  override get headers(): Record<string, string> {
+    return { 'Retry-After': String(this.retryAfter) };
+  }
+}
+
+/**
+ * 401: the request carries no usable token for something private. `WWW-Authenticate` says
+ * how to authenticate (RFC 6750): `Bearer realm="tilesmith"`, plus `error="invalid_token"`
+ * when a token was given but is unknown, expired or revoked.
+ */
+export class UnauthorizedError extends TilesmithError {
+  readonly invalidToken: boolean;
+  constructor(message: string, invalidToken = false) {
+    super('unauthorized', message);
+    this.name = 'UnauthorizedError';
+    this.invalidToken = invalidToken;
+  }
+  override get headers(): Record<string, string> {
+    return { 'WWW-Authenticate': this.invalidToken ? 'Bearer realm="tilesmith", error="invalid_token"' : 'Bearer realm="tilesmith"' };
+  }
+}
+
+/** 403: the token is valid but its scope does not cover this UDF or endpoint. */
+export class ForbiddenError extends TilesmithError {
+  constructor(message: string) {
+    super('forbidden', message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** 429 with `Retry-After`: this token or address started too many computations recently. */
+export class RateLimitedError extends TilesmithError {
+  readonly retryAfter: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super('rate_limited', message, { retryAfter: retryAfterSeconds });
+    this.name = 'RateLimitedError';
     this.retryAfter = retryAfterSeconds;
   }
   override get headers(): Record<string, string> {

@@ -19,3 +19,9 @@ export { jsonEncoder } from './encoders/json.ts';
 export { csvEncoder } from './encoders/csv.ts';
 export * from './errors.ts';
 export type * from './types.ts';
+// [issue 11] tokens, auth, share URLs, admin API, observation (runtime-neutral parts).
+export type { OperationsOptions, Observer, RequestRecord, ServeHooks } from './operations.ts';
+export type { TokenStore, TokenRecord, TokenScope, TokenCheck } from './auth/tokens.ts';
+export type { AuthOptions } from './auth/middleware.ts';
+export type { RunInfo, RunsSource } from './routes/admin.ts';
+export { createRateLimiter, parseRateLimit, type RateLimit, type RateLimiter } from './auth/rate-limit.ts';

@@ -79,6 +79,11 @@ export interface UdfOptions {
   concurrency?: number;
   /** Memory cap in MB for a run (V8 heap of its thread for TypeScript). @default the server's --udf-memory */
   memory?: number;
+  /**
+   * Under `--auth`, anyone may run this UDF without a token (every other UDF is private).
+   * Without `--auth` every UDF is public anyway. @default false
+   */
+  public?: boolean;
 }
 
 /** A TypeScript UDF definition, as returned by `defineUdf()`. */

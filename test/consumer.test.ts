@@ -291,11 +291,11 @@ export const all = [style, source, layer, xml, felt, leaflet, app, createDefault
     cli.stdout!.on('data', (d) => (cliLog += d));
     cli.stderr!.on('data', (d) => (cliLog += d));
     const start = Date.now();
-    while (!/serving \d+ UDFs .* at (http:\/\/\S+)/.test(cliLog)) {
+    while (!/serving \d+ UDFs .* at (http:\/\/[^\s"]+)/.test(cliLog)) {
       if (cli.exitCode !== null || Date.now() - start > 60_000) throw new Error(`the CLI did not start:\n${cliLog}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    serverUrl = /serving \d+ UDFs .* at (http:\/\/\S+)/.exec(cliLog)![1];
+    serverUrl = /serving \d+ UDFs .* at (http:\/\/[^\s"]+)/.exec(cliLog)![1];
     // It ran the compiled JavaScript: the package has no TypeScript sources to run.
     expect(existsSync(join(project, 'node_modules/tilesmith/server'))).toBe(false);
 

@@ -387,7 +387,7 @@ setInterval(() => {}, 1e9);
   proc.stderr!.on('data', (d) => (out += d));
   const end = Date.now() + 60_000;
   for (;;) {
-    const m = /serving \d+ UDFs from .* at (http:\/\/\S+)/.exec(out);
+    const m = /serving \d+ UDFs from .* at (http:\/\/[^\s"]+)/.exec(out);
     const pid = viaParent ? /CLI-PID (\d+)/.exec(out)?.[1] : String(proc.pid);
     if (m && pid) return { proc, cliPid: Number(pid), url: m[1], output: () => out };
     if (Date.now() > end || proc.exitCode !== null) throw new Error(`the CLI did not start:\n${out}`);

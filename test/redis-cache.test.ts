@@ -183,7 +183,7 @@ function spawnServer(args: string[], env: NodeJS.ProcessEnv): Promise<{ url: str
     let err = '';
     proc.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
-      const m = /at (http:\/\/\S+)/.exec(err);
+      const m = /at (http:\/\/[^\s"]+)/.exec(err);
       if (m) resolvePromise({ url: m[1]!, proc });
     });
     proc.once('exit', (code) => reject(new Error(`tilesmith exited with ${code}: ${err}`)));

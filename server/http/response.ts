@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { TilesmithError, toTilesmithError } from '../errors.ts';
 import type { CacheEntry } from '../types.ts';
+import { isPrivateResponse } from '../auth/middleware.ts';
 
 /**
  * Headers every response carries (CORS `Access-Control-Allow-Origin` / `-Expose-Headers`,
@@ -32,7 +33,7 @@ export function hasCommonHeaders(res: Response): boolean {
 function respond(c: Context | undefined, body: BodyInit | null, status: number, headers: Record<string, string>): Response {
   const common = c?.get(COMMON_HEADERS) as CommonHeaders | undefined;
   if (!common) return new Response(body, { status, headers });
-  for (const k in common) headers[k] = common[k]!;
+  for (const k in common) headers[k] = k === 'Vary' && headers.Vary ? `${headers.Vary}, ${common[k]}` : common[k]!;
   const res = new Response(body, { status, headers });
   withCommon.add(res);
   return res;
@@ -147,21 +148,32 @@ export interface ResultResponseOptions {
   tier?: string;
 }
 
+const RESULT_INFO = 'tilesmith.result';
+
+/** [issue 11] What `resultResponse` answered this request with (metrics and logs read it instead of the headers). */
+export function resultInfo(c: Context): ResultResponseOptions | undefined {
+  return c.get(RESULT_INFO) as ResultResponseOptions | undefined;
+}
+
 /**
  * Builds the response for a computed or cached result: 200 / 204 / 304 with ETag,
  * Cache-Control (remaining lifetime of the entry), X-Cache and Server-Timing.
  */
 export function resultResponse(c: Context, o: ResultResponseOptions): Response {
   const { entry } = o;
+  c.set(RESULT_INFO, o);
   const maxAge = Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1000));
+  // [issue 11] A result a token authorised is for that token's holder only: no shared caches.
+  const priv = isPrivateResponse(c);
   const headers: Record<string, string> = {
-    'Cache-Control': o.cacheable && maxAge > 0 ? `public, max-age=${maxAge}` : 'no-store',
+    'Cache-Control': o.cacheable && maxAge > 0 ? `${priv ? 'private' : 'public'}, max-age=${maxAge}` : 'no-store',
     ETag: entry.etag,
     'X-Cache': o.cacheStatus,
     'Server-Timing': serverTiming(o.timings),
     'X-Request-Id': requestId(c),
   };
   if (o.tier) headers['X-Cache-Tier'] = o.tier;
+  if (priv) headers.Vary = 'Authorization';
   if (etagMatches(c.req.header('If-None-Match'), entry.etag)) {
     return respond(c, null, 304, headers);
   }

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { startServer } from './serve.ts';
+import { OPS_ARGS, OPS_HELP, opsServerOptions } from './cli-ops.ts';
+import { TOKEN_HELP, tokenMain } from './token-cli.ts';
 
 /** Commands kept in their own files (export.ts, …); `serve` is parsed here. */
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
@@ -20,10 +22,11 @@ Usage:
   tilesmith seed NAME --bbox W,S,E,N --zoom 0-12 [--param K=V]
   tilesmith worker --redis URL DIR
   (tilesmith export --help for their options)
+  tilesmith token create|list|revoke …   (see tilesmith token --help)
 
 Options:
   --port N              port to listen on (default: $PORT or 8787)
-  --host H              interface to bind (default: 0.0.0.0)
+  --host H              interface to bind (default: 127.0.0.1; 0.0.0.0 to accept other machines)
   --watch               reload UDFs when their files change
   --cache-dir D         cache folder (default: $TILESMITH_CACHE_DIR or .tilesmith/cache)
   --no-disk-cache       keep results in memory only
@@ -53,7 +56,7 @@ Options:
                         whether clients may force recomputation (default honor)
   --trust-proxy         build URLs from X-Forwarded-Host/-Proto (only behind a proxy)
   --max-result-bytes N  largest encoded tile or file, bytes (default 134217728 = 128 MB)
-  -h, --help            show this help
+${OPS_HELP}  -h, --help            show this help
 `;
 
 function fail(message: string): never {
@@ -84,6 +87,7 @@ function choice<T extends string>(name: string, v: string | undefined, allowed: 
 export async function main(argv: string[]): Promise<void> {
   const other = argv[0] !== undefined ? COMMANDS[argv[0]] : undefined;
   if (other) return other(argv.slice(1));
+  if (argv[0] === 'token') return argv.length === 1 ? void process.stdout.write(TOKEN_HELP) : tokenMain(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -119,6 +123,7 @@ export async function main(argv: string[]): Promise<void> {
         'client-cache-control': { type: 'string' },
         'trust-proxy': { type: 'boolean' },
         'max-result-bytes': { type: 'string' },
+        ...OPS_ARGS,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -155,7 +160,9 @@ export async function main(argv: string[]): Promise<void> {
     const n = int(name, value);
     return n === undefined ? undefined : n * 1024 * 1024;
   };
+  const ops = opsServerOptions(v, fail); // [issue 11] auth, tokens, admin port, rate limit, logs
   const server = await startServer({
+    ...ops,
     dir,
     port: int('port', v.port ?? process.env.PORT) ?? 8787,
     host: v.host ?? process.env.HOST,
@@ -187,13 +194,16 @@ export async function main(argv: string[]): Promise<void> {
     trustProxy: v['trust-proxy'],
     maxResultBytes: positive('max-result-bytes', v['max-result-bytes']),
   });
-  console.error(`tilesmith: serving ${server.registry.list().length} UDFs from ${dir} at ${server.url}`);
+  server.logger.pino.info(
+    { url: server.url, ...(server.adminUrl ? { adminUrl: server.adminUrl } : {}), udfs: server.registry.list().length, auth: ops.auth === true },
+    `serving ${server.registry.list().length} UDFs from ${dir} at ${server.url}${server.adminUrl ? ` (admin: ${server.adminUrl})` : ''}`,
+  );
   let stopping = false;
   // close() drains in-flight requests (10 s at most), then stops the Python workers.
   const stop = async (why: string) => {
     if (stopping) process.exit(1); // a second Ctrl-C: stop now
     stopping = true;
-    console.error(`tilesmith: ${why}, shutting down`);
+    server.logger.pino.info(`${why}, shutting down`);
     await server.close();
     process.exit(0);
   };

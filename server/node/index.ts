@@ -16,3 +16,7 @@ export { createRegistry, type UdfRegistry, type RegistryOptions } from '../udf/r
 export { createTsLoader } from '../udf/ts-runtime.ts';
 export { createPythonLoader } from '../udf/python/loader.ts';
 export { createClientRoutes, type ClientRouteDeps } from '../routes/clients.ts';
+// [issue 11] the Node parts of tokens, metrics and logs.
+export { openTokenStore, type SqliteTokenStore, type CreateTokenInput } from './token-store.ts';
+export { createMetrics, type TilesmithMetrics } from './metrics.ts';
+export { createLogger, type TilesmithLogger, type LoggerOptions } from './logger.ts';

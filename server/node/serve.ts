@@ -13,13 +13,18 @@ import { createRegistry, type UdfRegistry } from '../udf/registry.ts';
 import { createTsLoader } from '../udf/ts-runtime.ts';
 import type { ResultCache, UdfLoader } from '../types.ts';
 import { PACKAGE_ROOT } from './package-root.ts';
+import { createNodeOperations, type NodeOperationsHandles, type NodeOperationsOptions } from './operations.ts';
 
-export interface ServerOptions {
+/** Also takes the options of tokens, auth, metrics, logs, rate limits and the admin port (issue 11). */
+export interface ServerOptions extends NodeOperationsOptions {
   /** Folder of UDF files. */
   dir: string;
   /** @default 8787; 0 picks a free port */
   port?: number;
-  /** @default '0.0.0.0' */
+  /**
+   * Interface to bind. Loopback by default so a development server is not reachable from the
+   * network by accident; give `0.0.0.0` (or `::`) in production, behind a proxy. @default '127.0.0.1'
+   */
   host?: string;
   /** Reload UDFs when their files change. @default false */
   watch?: boolean;
@@ -79,10 +84,11 @@ export interface ServerOptions {
    * (which is always searched first). See README "Moving from Fused".
    */
   udfPath?: string[];
+  /** Free-text log lines (default: the structured logger). */
   log?: (msg: string) => void;
 }
 
-export interface RunningServer {
+export interface RunningServer extends NodeOperationsHandles {
   url: string;
   port: number;
   app: Hono;
@@ -111,8 +117,9 @@ async function optional<T>(path: string, pick: (mod: any) => T): Promise<T | und
  * @example const server = await startServer({ dir: 'udfs', port: 8787 });
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const log = options.log ?? ((m: string) => console.error(m));
   const cacheDir = resolve(options.cacheDir ?? '.tilesmith/cache');
+  const ops = createNodeOperations(options, cacheDir); // [issue 11] logger, tokens, metrics
+  const log = options.log ?? ops.logger.log;
   const timeoutMs = parseDuration(options.timeout ?? '120s', 'timeout') * 1000;
   const cores = availableParallelism();
   const threads = options.threads ?? cores;
@@ -167,6 +174,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (createClientRoutes) extraRoutes.push((h) => createClientRoutes({ ...h, examplesDir: resolve(PACKAGE_ROOT, 'examples') }));
 
   const app = createApp({
+    // [issue 11] auth, share URLs, admin API, metrics, logs, rate limits
+    operations: ops.appOptions(async () => {
+      await registry.refresh();
+      return registry.list().length;
+    }, admission),
     registry,
     encoders: createDefaultEncoderRegistry(),
     cache,
@@ -184,13 +196,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     dev: options.dev,
   });
 
-  const host = options.host ?? '0.0.0.0';
+  const host = options.host ?? '127.0.0.1';
   const server = await new Promise<ReturnType<typeof serve>>((resolvePromise, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: host }, () => resolvePromise(s));
     s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
   const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  // The compute pool's gauges, read at scrape time.
+  let restartsSeen = 0;
+  ops.metrics.onCollect(() => {
+    const stats = admission.stats();
+    ops.metrics.setQueueDepth(stats.queued);
+    if (!pool) return;
+    const p = pool.stats();
+    ops.metrics.setBusyWorkers('compute', p.running);
+    for (; restartsSeen < p.restarts; restartsSeen++) ops.metrics.workerRestarted('compute');
+  });
+  const adminUrl = await ops.listenAdmin({ registry, cache, dev: options.dev ?? false }); // [issue 11] --admin-port
   let closed: Promise<void> | undefined;
   return {
     url: `http://${shownHost}:${port}`,
@@ -200,6 +223,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     pool,
     registry,
     cache,
+    adminUrl,
+    metrics: ops.metrics,
+    logger: ops.logger,
+    tokens: ops.tokens,
     close() {
       closed ??= (async () => {
         // Drain: stop accepting, let in-flight requests finish (bounded), then drop the rest.
@@ -214,6 +241,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           });
           (server as any).closeIdleConnections?.();
         });
+        await ops.close();
         await registry.close();
         await pool?.close();
         await cache.close?.();

@@ -4,6 +4,7 @@
  * vendor libraries + client bundle those pages load — all served locally so the pages work
  * without internet access.
  */
+import { catalogVisible } from '../auth/middleware.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -285,7 +286,8 @@ export function createClientRoutes(deps: ClientRouteDeps): Hono {
   app.get('/', async (c) => {
     // The kind column comes from the UDF's declaration, an earlier run, or one probe run.
     const udfs = await Promise.all(
-      deps.registry.list().map(async (u) => {
+      // [issue 11] under --auth: public UDFs and those the request's token may run.
+      deps.registry.list().filter((u) => catalogVisible(c, u.name)).map(async (u) => {
         const kind = u.loadError ? null : await deps.resolveKind(u);
         return pageUdf(u, kind === 'empty' ? null : kind);
       }),

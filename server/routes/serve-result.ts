@@ -8,6 +8,8 @@ import { resultResponse } from '../http/response.ts';
 import { coerceParams, parseRequestOptions, type RequestOptions } from '../params/coerce.ts';
 import { parseDuration } from '../params/duration.ts';
 import { UDF_NAME } from '../udf/name.ts';
+import { isAdminRequest } from '../auth/middleware.ts';
+import type { ServeHooks } from '../operations.ts';
 import type { Bounds, CacheEntry, ComputedResult, EncodeRequest, LoadedUdf, NormalizedResult, ResultCache, TileCoord, UdfCall } from '../types.ts';
 
 /** What the app knows about each UDF from its runs (result kind and vector fields). */
@@ -41,6 +43,8 @@ export interface ServeDeps {
   maxResultBytes?: number;
   /** Computations in flight by cache key (see joinFlight). One map per app. */
   flights?: Map<string, Flight>;
+  /** [issue 11] Rate limit + in-flight tracking before a computation; a UDF's prints after it. */
+  hooks?: ServeHooks;
 }
 
 interface Flight {
@@ -171,7 +175,8 @@ function prepareRequest(c: Context, deps: ServeDeps, req: ServeRequest): Prepare
       throw new BadRequestError(`Unknown format '${f.slice(0, 40)}'. Accepted formats: ${deps.encoders.names().join(', ')}.`);
     }
   }
-  if (deps.clientCacheControl === 'ignore') {
+  // Admin tokens may always force recomputation (to refresh a tile after a data change).
+  if (deps.clientCacheControl === 'ignore' && !isAdminRequest(c)) {
     opts.bypass = false;
     opts.reset = false;
     opts.maxAge = undefined;
@@ -258,7 +263,8 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
   // when no request for this key is computing here, i.e. when getOrCompute would have
   // answered from storage too; anything else (miss, cache_max_age too old, a flight in
   // progress) takes the full path below, which prepares the request afresh.
-  const memoKey = requestMemoKey(c, req);
+  // An admin's cache overrides must not be answered from another client's memo (and vice versa).
+  const memoKey = isAdminRequest(c) ? undefined : requestMemoKey(c, req);
   const seen = memoKey !== undefined ? recall(deps, req.udf, memoKey) : undefined;
   let prepared = seen ?? prepareRequest(c, deps, req);
   if (!seen && memoKey !== undefined) remember(deps, req.udf, memoKey, prepared);
@@ -279,6 +285,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
   if (seen) prepared = prepareRequest(c, deps, req);
   const { udf } = req;
   const { opts, params, ttl, useCache, rescale, colormap, key } = prepared;
+  deps.hooks?.beforeCompute?.(c, req); // [issue 11] may throw 429 (rate limit); cached hits never get here
   // A recomputation the client forced goes through admission's small separate cap.
   const clientDriven = reset || opts.bypass;
 
@@ -325,7 +332,11 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       timings.udf = out.timings.udf;
       timings.encode = out.timings.encode;
       if (slot?.waitedMs) timings.queue = slot.waitedMs;
-      if (out.logs.length) deps.log(`[udf ${udf.name}] ${out.logs.join('\n[udf ' + udf.name + '] ')}`);
+      if (out.logs.length) {
+        // [issue 11] UDF prints, tagged with the request id
+        if (deps.hooks?.udfLogs) deps.hooks.udfLogs(c, udf, out.logs);
+        else deps.log(`[udf ${udf.name}] ${out.logs.join('\n[udf ' + udf.name + '] ')}`);
+      }
       learn(deps.insights, udf, req.mode, out);
       const now = Date.now();
       const entry: CacheEntry = {

@@ -64,6 +64,8 @@ export interface PythonUdfConfig {
   memory_mb?: number;
   /** Worker processes for this UDF's own pool (only with its own python/env/memory_mb). */
   workers?: number;
+  /** Under `--auth`, anyone may run this UDF without a token (like `@udf(public=True)`). */
+  public?: boolean;
 }
 
 interface Entry {
@@ -282,6 +284,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
       }
       const options: UdfOptions = { ...h.options };
       if (e.config.timeout !== undefined) options.timeout = e.config.timeout;
+      if (typeof e.config.public === 'boolean') options.public = e.config.public;
       let timeoutMs: number;
       try {
         timeoutMs = options.timeout !== undefined ? durationMs(options.timeout) : (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);

@@ -15,6 +15,7 @@ _OPTIONS = {
     "buffer": "buffer",
     "description": "description",
     "attribution": "attribution",
+    "public": "public",
 }
 _KINDS = ("vector", "raster", "json", "table")
 
@@ -33,6 +34,8 @@ def _options(kwargs, strict):
             parse_duration(v, k)  # fail at load time, not on the first request
         if k == "kind" and v not in _KINDS:
             raise ValueError(f"@udf(kind=...) must be one of {', '.join(_KINDS)}, got {v!r}")
+        if k == "public" and not isinstance(v, bool):
+            raise TypeError(f"@udf(public=...) must be True or False, got {v!r}")
         if k in ("rescale", "bounds"):
             v = [float(x) for x in v]
         opts[key] = v
