@@ -1,0 +1,220 @@
+/**
+ * Section 3: cold MVT tiles, tilesmith vs PostGIS `ST_AsMVT(ST_AsMVTGeom(…))`, on the same
+ * geometries (bench/workloads.ts), side by side in one run.
+ *
+ * tilesmith side: what the server does with a UDF's returned FeatureCollection for an uncached
+ * tile — `normalizeResult` (validation) + the mvt encoder (cut + write) — timed in this process.
+ * PostGIS side: the usual tile query over a GiST-indexed EPSG:3857 table (no reprojection per
+ * tile: PostGIS's fastest layout), timed through an npm `pg` client on 127.0.0.1 (so it includes
+ * moving the tile bytes to the client, which tilesmith's in-process side does not need).
+ *
+ * A private cluster is started in a temp dir on a free port and stopped at the end; without
+ * PostgreSQL/PostGIS (or without a non-root user to run it) the section is skipped loudly.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { VectorTile } from '@mapbox/vector-tile';
+import { PbfReader } from 'pbf';
+import { cutTile } from '../server/encoders/mvt-tile.ts';
+import { mvtEncoder } from '../server/encoders/mvt.ts';
+import { encodeMvtLayer } from '../server/encoders/mvt-writer.ts';
+import { normalizeResult } from '../server/result/normalize.ts';
+import type { EncodeContext, Feature, TileCoord } from '../server/types.ts';
+import { fmt, interleave, median, ratios, spread, timeCalls, type Spread } from './load.ts';
+import { ensurePostgisInstalled, loadFeatures, startPostgis, tileQuery, type Postgis } from './postgis.ts';
+import { workloads, type Workload } from './workloads.ts';
+
+export interface VsPostgisOptions {
+  quick: boolean;
+  rounds: number;
+  /** Tiles per round per side… */
+  perRound: number;
+  /** …or fewer when a side's round passes this (at least one). */
+  maxMsPerRound: number;
+  log: (m: string) => void;
+}
+
+const EXTENT = 4096;
+const BUFFER = 64;
+const LAYER = 'bench';
+
+function ctxFor(tile: TileCoord): EncodeContext {
+  return { udfName: LAYER, tile, bounds: null, tileSize: 512, layerName: LAYER, extent: EXTENT, buffer: BUFFER };
+}
+
+/** Features, vertices (points in MVT geometry) and bytes of a tile, read back with @mapbox/vector-tile. */
+interface TileStats {
+  bytes: number;
+  features: number;
+  vertices: number;
+}
+
+function tileStats(bytes: Uint8Array): TileStats {
+  const out = { bytes: bytes.byteLength, features: 0, vertices: 0 };
+  if (!bytes.byteLength) return out;
+  const vt = new VectorTile(new PbfReader(bytes));
+  for (const name of Object.keys(vt.layers)) {
+    const layer = vt.layers[name];
+    out.features += layer.length;
+    for (let i = 0; i < layer.length; i++) for (const ring of layer.feature(i).loadGeometry()) out.vertices += ring.length;
+  }
+  return out;
+}
+
+interface Row {
+  w: Workload;
+  n: number;
+  ratio: Spread;
+  tilesmith: number;
+  postgis: number;
+  ours: TileStats;
+  theirs: TileStats;
+  stages: { normalize: number; cut: number; write: number };
+  /** Peak RSS growth while encoding one tile, bytes (NaN where it could not be read). */
+  peakExtra: number;
+}
+
+/** VmHWM can be reset by writing 5 to clear_refs (Linux ≥ 4.0): then it is the peak from now on. */
+function resetPeak(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+function statusKb(field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+function encodeOnce(w: Workload, value: unknown): Uint8Array {
+  const result = normalizeResult(value);
+  return mvtEncoder.encode(result, ctxFor(w.tile)) as Uint8Array;
+}
+
+async function benchWorkload(o: VsPostgisOptions, w: Workload, pgis: Postgis): Promise<Row> {
+  const fc = w.make();
+  const n = fc.features.length;
+  o.log(`  ${w.label}: loading into PostGIS`);
+  await loadFeatures(pgis.client, w.key, fc.features);
+  const query = tileQuery(w.key, LAYER, w.tile, EXTENT, BUFFER);
+
+  let ours: Uint8Array = new Uint8Array(0);
+  let theirs: Uint8Array = new Uint8Array(0);
+  const tilesmith = async () => median(await timeCalls(() => void (ours = encodeOnce(w, fc)), { count: o.perRound, maxMs: o.maxMsPerRound, min: 1 }));
+  const postgis = async () =>
+    median(
+      await timeCalls(
+        async () => {
+          const r = await pgis.client.query<{ mvt: Buffer }>(query);
+          theirs = r.rows[0].mvt;
+        },
+        { count: o.perRound, maxMs: o.maxMsPerRound, min: 1 },
+      ),
+    );
+  o.log(`  ${w.label}: measuring`);
+  // Warm-up (JIT, PostGIS's prepared statement and buffer cache), not reported.
+  await tilesmith();
+  await postgis();
+  const r = await interleave(o.rounds, { tilesmith, postgis });
+
+  // One more tile, stage by stage, for the breakdown, and its peak memory.
+  global.gc?.();
+  const canPeak = resetPeak();
+  const base = statusKb('VmRSS');
+  const t0 = performance.now();
+  const result = normalizeResult(fc);
+  const t1 = performance.now();
+  const cut = cutTile(result.kind === 'vector' ? (result.features as Feature[]) : [], w.tile, { extent: EXTENT, buffer: BUFFER, tolerance: 3 });
+  const t2 = performance.now();
+  encodeMvtLayer(LAYER, cut, EXTENT);
+  const t3 = performance.now();
+  const peakExtra = canPeak ? statusKb('VmHWM') - base : NaN;
+
+  return {
+    w,
+    n,
+    ratio: spread(ratios(r.tilesmith, r.postgis)),
+    tilesmith: median(r.tilesmith),
+    postgis: median(r.postgis),
+    ours: tileStats(ours),
+    theirs: tileStats(theirs),
+    stages: { normalize: t1 - t0, cut: t2 - t1, write: t3 - t2 },
+    peakExtra,
+  };
+}
+
+export async function benchVsPostgis(o: VsPostgisOptions): Promise<string> {
+  const title = '## 3. Cold MVT tile vs PostGIS `ST_AsMVT`';
+  const missing = ensurePostgisInstalled(o.log);
+  if (missing) {
+    const msg = `SKIPPED: ${missing}`;
+    console.error(`\n${'!'.repeat(78)}\n!!! bench: PostGIS section ${msg}\n${'!'.repeat(78)}\n`);
+    return `${title}\n\n**${msg}.**`;
+  }
+  let pgis: Postgis;
+  try {
+    pgis = await startPostgis();
+  } catch (err) {
+    const msg = `SKIPPED: could not start a private PostGIS cluster: ${(err as Error).message}`;
+    console.error(`\n${'!'.repeat(78)}\n!!! bench: ${msg}\n${'!'.repeat(78)}\n`);
+    return `${title}\n\n**${msg}.**`;
+  }
+  const rows: Row[] = [];
+  try {
+    for (const w of workloads(o.quick)) {
+      const big = w.key === 'points1m';
+      rows.push(await benchWorkload({ ...o, rounds: big ? Math.min(o.rounds, 3) : o.rounds, perRound: big ? 1 : o.perRound }, w, pgis));
+      await pgis.client.query(`DROP TABLE ${w.key}`);
+      global.gc?.();
+    }
+  } finally {
+    await pgis.stop();
+  }
+
+  const per = (r: Row) => (r.tilesmith * 1000) / r.n; // µs per input feature
+  const p10k = rows.find((r) => r.w.key === 'points10k');
+  const p1m = rows.find((r) => r.w.key === 'points1m');
+  const speed = (r: Row) => `**${(1 / r.ratio.median).toFixed(2)}×**`;
+  const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+  return [
+    title,
+    '',
+    `${pgis.version}, a private cluster started for the run (temp dir, free port, fsync off, stopped afterwards). ` +
+      'The same deterministic lon/lat features (bench/workloads.ts) are loaded into a GiST-indexed table stored in EPSG:3857 ' +
+      "(PostGIS's fastest layout: no reprojection per tile) and queried with the usual " +
+      `\`SELECT ST_AsMVT(q, '${LAYER}', ${EXTENT}, 'geom', 'id') FROM (SELECT id, name, value, ST_AsMVTGeom(geom, ST_TileEnvelope(z, x, y), ${EXTENT}, ${BUFFER}, true) AS geom FROM t WHERE geom && ST_TileEnvelope(z, x, y, margin => ${BUFFER / EXTENT})) q\` ` +
+      'as a prepared statement through an npm `pg` client (time to the tile bytes in the client). tilesmith: the UDF result → tile path of an uncached ' +
+      'request — `normalizeResult` (validation) + the mvt encoder (project, clip, simplify, write) — on the lon/lat FeatureCollection, in this process. ' +
+      `${o.rounds} interleaved rounds × up to ${o.perRound} tiles per side (the 1M-point tile: 3 rounds × 1), per-round median; ratio = tilesmith time / PostGIS time, ` +
+      'so below 1 is faster; "throughput" is its inverse.',
+    '',
+    '| workload | tilesmith / PostGIS | spread | tilesmith throughput vs PostGIS | tilesmith median | PostGIS median | tilesmith tile: bytes / features / vertices | PostGIS tile: bytes / features / vertices |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.w.label} | ${fmt.ratio(r.ratio)} | ${fmt.range(r.ratio)} | ${speed(r)} | ${fmt.ms(r.tilesmith)} | ${fmt.ms(r.postgis)} | ` +
+        `${fmt.int(r.ours.bytes)} / ${fmt.int(r.ours.features)} / ${fmt.int(r.ours.vertices)} | ${fmt.int(r.theirs.bytes)} / ${fmt.int(r.theirs.features)} / ${fmt.int(r.theirs.vertices)} |`,
+    ),
+    '',
+    'Vertex counts differ by design: tilesmith simplifies with geojson-vt\'s tolerance (Douglas–Peucker, 3 tile units), PostGIS ' +
+      "`ST_AsMVTGeom` only snaps to the integer grid and drops repeated/collinear points (its simplification tolerance is under one unit), so on dense " +
+      'lines PostGIS keeps more vertices; on points and small polygons the tiles hold the same features.',
+    '',
+    'Where tilesmith\'s time goes (one extra tile per workload, stage by stage) and memory: peak RSS growth while normalising + encoding one tile ' +
+      '(VmHWM reset through /proc/self/clear_refs just before), against the tile\'s size; cost per input feature.',
+    '',
+    '| workload | normalise (validation) | cut (project, clip, simplify) | write (protobuf) | µs per feature | peak extra RSS | tile size | peak / tile |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const s = r.stages;
+      const total = s.normalize + s.cut + s.write;
+      const pct = (v: number) => `${fmt.ms(v)} (${fmt.pct(v / total)})`;
+      return `| ${r.w.label} | ${pct(s.normalize)} | ${pct(s.cut)} | ${pct(s.write)} | ${per(r).toFixed(3)} | ${Number.isNaN(r.peakExtra) ? 'n/a' : mb(r.peakExtra)} | ${mb(r.ours.bytes)} | ${Number.isNaN(r.peakExtra) ? 'n/a' : `${(r.peakExtra / r.ours.bytes).toFixed(2)}×`} |`;
+    }),
+    '',
+    p10k && p1m
+      ? `Cost per feature, ${p1m.w.label} vs 10,000 points z14: **${(per(p1m) / per(p10k)).toFixed(2)}×** (${per(p1m).toFixed(3)} µs vs ${per(p10k).toFixed(3)} µs; goal: within ±30 %).`
+      : '',
+  ].join('\n');
+}
