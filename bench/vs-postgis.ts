@@ -162,7 +162,9 @@ export async function benchVsPostgis(o: VsPostgisOptions): Promise<string> {
   }
   const rows: Row[] = [];
   try {
-    for (const w of workloads(o.quick)) {
+    // TILESMITH_BENCH_ONLY=points10k,lines1k runs only those workloads (for profiling the harness)
+    const only = process.env.TILESMITH_BENCH_ONLY?.split(',');
+    for (const w of workloads(o.quick).filter((w) => !only || only.includes(w.key))) {
       const big = w.key === 'points1m';
       rows.push(await benchWorkload({ ...o, rounds: big ? Math.min(o.rounds, 3) : o.rounds, perRound: big ? 1 : o.perRound }, w, pgis));
       await pgis.client.query(`DROP TABLE ${w.key}`);

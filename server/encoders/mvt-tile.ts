@@ -173,6 +173,13 @@ function project(out: Float64Array, j: number, lon: number, lat: number): void {
   out[j + 1] = ((y2 < 0 ? 0 : y2 > 1 ? 1 : y2) * z2 - ty) * extent;
 }
 
+/** Mercator y of a latitude in tile units (the y half of `project`, same arithmetic). */
+function projectY(lat: number): number {
+  const sin = Math.sin((lat * Math.PI) / 180);
+  const y2 = 0.5 - (0.25 * Math.log((1 + sin) / (1 - sin))) / Math.PI;
+  return ((y2 < 0 ? 0 : y2 > 1 ? 1 : y2) * z2 - ty) * extent;
+}
+
 /** Whether x range [minX, maxX], shifted by `shift` world widths, reaches the clip square. */
 function overlaps(minX: number, maxX: number, shift: number): boolean {
   const d = shift * world;
@@ -244,10 +251,13 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
   let nRings = 0;
   let pn = 0;
   let fMinX = Infinity;
-  let fMinY = Infinity;
+  let fMinLat = Infinity;
   let fMaxX = -Infinity;
-  let fMaxY = -Infinity;
+  let fMaxLat = -Infinity;
 
+  // Pass 1: x projected (linear, cheap), latitude kept raw; bboxes in x and latitude. The
+  // Mercator y (a sine and a logarithm per vertex) is computed below only for the rings that
+  // reach the tile: lines and rings that miss it (often a third of a layer) never pay for it.
   const nGroups = nested ? groups.length : 1;
   for (let g = 0; g < nGroups; g++) {
     const list = (nested ? groups[g] : groups) as readonly Ring[];
@@ -263,19 +273,20 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       }
       const start = pn;
       let minX = Infinity;
-      let minY = Infinity;
+      let minLat = Infinity;
       let maxX = -Infinity;
-      let maxY = -Infinity;
+      let maxLat = -Infinity;
       for (let i = 0; i < n; i++) {
         const c = ring[i];
-        project(P, pn, c[0], c[1]);
-        const x = P[pn];
-        const y = P[pn + 1];
+        const x = ((c[0] / 360 + 0.5) * z2 - tx) * extent;
+        const lat = c[1];
+        P[pn] = x;
+        P[pn + 1] = lat;
         pn += 2;
         if (x < minX) minX = x;
         if (x > maxX) maxX = x;
-        if (y < minY) minY = y;
-        if (y > maxY) maxY = y;
+        if (lat < minLat) minLat = lat;
+        if (lat > maxLat) maxLat = lat;
       }
       // an unclosed polygon ring is closed here, so that clipping sees its last edge
       if (polygon && n > 1 && (ring[0][0] !== ring[n - 1][0] || ring[0][1] !== ring[n - 1][1])) {
@@ -283,52 +294,75 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
         P[pn + 1] = P[start + 1];
         pn += 2;
       }
-      let size = 0;
-      if (polygon) {
-        // signed area (y down) relative to the first vertex, for precision far from the tile
-        const x0 = P[start];
-        const y0 = P[start + 1];
-        for (let i = start + 2; i + 2 < pn; i += 2) {
-          size += (P[i] - x0) * (P[i + 3] - y0) - (P[i + 2] - x0) * (P[i + 1] - y0);
-        }
-        size /= 2;
-        // canonical winding: outer rings positive, holes negative
-        const outer = r === 0;
-        if ((outer && size < 0) || (!outer && size >= 0)) {
-          for (let i = start, j = pn - 2; i < j; i += 2, j -= 2) {
-            const x = P[i];
-            const y = P[i + 1];
-            P[i] = P[j];
-            P[i + 1] = P[j + 1];
-            P[j] = x;
-            P[j + 1] = y;
-          }
-          size = -size;
-        }
-      } else {
-        for (let i = start + 2; i < pn; i += 2) {
-          const dx = P[i] - P[i - 2];
-          const dy = P[i + 1] - P[i - 1];
-          size += Math.sqrt(dx * dx + dy * dy);
-        }
-      }
       const m = nRings * META;
       rings[m] = start;
       rings[m + 1] = pn;
-      rings[m + 2] = size;
+      rings[m + 2] = r === 0 ? 1 : 0; // outer ring of its polygon (replaced by the size below)
       rings[m + 3] = minX;
-      rings[m + 4] = minY;
+      rings[m + 4] = maxLat; // → min y (y grows southwards)
       rings[m + 5] = maxX;
-      rings[m + 6] = maxY;
+      rings[m + 6] = minLat; // → max y
       rings[m + 7] = 0;
       nRings++;
       if (minX < fMinX) fMinX = minX;
-      if (minY < fMinY) fMinY = minY;
       if (maxX > fMaxX) fMaxX = maxX;
-      if (maxY > fMaxY) fMaxY = maxY;
+      if (minLat < fMinLat) fMinLat = minLat;
+      if (maxLat > fMaxLat) fMaxLat = maxLat;
     }
   }
-  if (nRings === 0 || fMaxY < lo || fMinY >= hi) return;
+  if (nRings === 0) return;
+  // y is monotonic (decreasing) in latitude, so the bbox projects through its corners
+  if (projectY(fMinLat) < lo || projectY(fMaxLat) >= hi) return;
+  if (!overlaps(fMinX, fMaxX, 1) && !overlaps(fMinX, fMaxX, 0) && !overlaps(fMinX, fMaxX, -1)) return;
+
+  // Pass 2: for each ring that reaches the tile (in some world copy): y, size, winding.
+  // rings[m + 7]: 0 to simplify, 1 simplified, 2 misses the tile.
+  for (let r = 0; r < nRings; r++) {
+    const m = r * META;
+    const minY = projectY(rings[m + 4]);
+    const maxY = projectY(rings[m + 6]);
+    rings[m + 4] = minY;
+    rings[m + 6] = maxY;
+    const minX = rings[m + 3];
+    const maxX = rings[m + 5];
+    if (maxY < lo || minY >= hi || (!overlaps(minX, maxX, 1) && !overlaps(minX, maxX, 0) && !overlaps(minX, maxX, -1))) {
+      rings[m + 7] = 2;
+      continue;
+    }
+    const start = rings[m];
+    const end = rings[m + 1];
+    for (let i = start + 1; i < end; i += 2) P[i] = projectY(P[i]);
+    let size = 0;
+    if (polygon) {
+      // signed area (y down) relative to the first vertex, for precision far from the tile
+      const x0 = P[start];
+      const y0 = P[start + 1];
+      for (let i = start + 2; i + 2 < end; i += 2) {
+        size += (P[i] - x0) * (P[i + 3] - y0) - (P[i + 2] - x0) * (P[i + 1] - y0);
+      }
+      size /= 2;
+      // canonical winding: outer rings positive, holes negative
+      const outer = rings[m + 2] === 1;
+      if ((outer && size < 0) || (!outer && size >= 0)) {
+        for (let i = start, j = end - 2; i < j; i += 2, j -= 2) {
+          const x = P[i];
+          const y = P[i + 1];
+          P[i] = P[j];
+          P[i + 1] = P[j + 1];
+          P[j] = x;
+          P[j + 1] = y;
+        }
+        size = -size;
+      }
+    } else {
+      for (let i = start + 2; i < end; i += 2) {
+        const dx = P[i] - P[i - 2];
+        const dy = P[i + 1] - P[i - 1];
+        size += Math.sqrt(dx * dx + dy * dy);
+      }
+    }
+    rings[m + 2] = size;
+  }
 
   const simplifying = sqTolerance > 0;
   if (simplifying && KP.length < pn >> 1) KP = new Uint8Array(Math.max(pn >> 1, KP.length * 2));
@@ -338,6 +372,7 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
     const parts: number[][] = [];
     for (let r = 0; r < nRings; r++) {
       const m = r * META;
+      if (rings[m + 7] === 2) continue;
       const size = rings[m + 2];
       if (simplifying && (polygon ? Math.abs(size) < sqTolerance : size < tolerance)) continue;
       const minX = rings[m + 3] + d;
@@ -347,14 +382,17 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       if (maxX < lo || minX >= hi || maxY < lo || minY >= hi) continue;
       const start = rings[m];
       const end = rings[m + 1];
-      if (simplifying && rings[m + 7] === 0) {
-        // like geojson-vt, the whole ring is simplified, before clipping (clip points are always
-        // kept); only rings that reach the tile, once for all world copies
+      const inX = minX >= lo && maxX < hi;
+      const inY = minY >= lo && maxY < hi;
+      // Polygon rings, and lines wholly inside, are simplified whole before clipping, like
+      // geojson-vt (clip points are always kept), once for all world copies. Lines that cross
+      // the edge are clipped first and only their parts inside are simplified (below): the
+      // vertices outside, often most of them, are never looked at again.
+      const lineClipped = !polygon && !(inX && inY);
+      if (simplifying && rings[m + 7] === 0 && !lineClipped) {
         simplify(P, KP, start, (end - start) >> 1);
         rings[m + 7] = 1;
       }
-      const inX = minX >= lo && maxX < hi;
-      const inY = minY >= lo && maxY < hi;
       if (inX && inY) {
         emit(parts, P, KP, start, end, d);
         continue;
@@ -367,12 +405,18 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       const keepY = inX ? KP : KA;
       const dY = inX ? d : 0;
       if (inY) {
-        for (let i = 0; i < partsA.length; i += 2) emit(parts, srcY, keepY, partsA[i], partsA[i + 1], dY);
+        for (let i = 0; i < partsA.length; i += 2) {
+          if (simplifying && lineClipped) simplify(srcY, keepY, partsA[i], (partsA[i + 1] - partsA[i]) >> 1);
+          emit(parts, srcY, keepY, partsA[i], partsA[i + 1], dY);
+        }
         continue;
       }
       partsB.length = 0;
       for (let i = 0, w = 0; i < partsA.length; i += 2) w = clipAxis(srcY, keepY, partsA[i], partsA[i + 1], dY, 1, polygon, true, w, partsB);
-      for (let i = 0; i < partsB.length; i += 2) emit(parts, B, KB, partsB[i], partsB[i + 1], 0);
+      for (let i = 0; i < partsB.length; i += 2) {
+        if (simplifying && lineClipped) simplify(B, KB, partsB[i], (partsB[i + 1] - partsB[i]) >> 1);
+        emit(parts, B, KB, partsB[i], partsB[i + 1], 0);
+      }
     }
     if (parts.length) listFor(s).push({ type, geometry: parts, tags, id });
   }
@@ -506,8 +550,28 @@ function simplify(src: Float64Array, keep: Uint8Array, start: number, n: number)
     let minPosToMid = last - first;
     let maxSqDist = sqTolerance;
     let index = -1;
+    // sqSegDist inlined, with the segment's terms hoisted out of the loop (same arithmetic)
+    const sdx = bx - ax;
+    const sdy = by - ay;
+    const len2 = sdx * sdx + sdy * sdy;
     for (let i = first + 1; i < last; i++) {
-      const dist = sqSegDist(src[start + 2 * i], src[start + 2 * i + 1], ax, ay, bx, by);
+      const px = src[start + 2 * i];
+      const py = src[start + 2 * i + 1];
+      let qx = ax;
+      let qy = ay;
+      if (len2 !== 0) {
+        const t = ((px - ax) * sdx + (py - ay) * sdy) / len2;
+        if (t > 1) {
+          qx = bx;
+          qy = by;
+        } else if (t > 0) {
+          qx += sdx * t;
+          qy += sdy * t;
+        }
+      }
+      const ex = px - qx;
+      const ey = py - qy;
+      const dist = ex * ex + ey * ey;
       if (dist > maxSqDist) {
         index = i;
         maxSqDist = dist;
@@ -537,23 +601,4 @@ function simplify(src: Float64Array, keep: Uint8Array, start: number, n: number)
       }
     }
   }
-}
-
-/** Squared distance from (px, py) to the segment (x, y)–(bx, by). */
-function sqSegDist(px: number, py: number, x: number, y: number, bx: number, by: number): number {
-  let dx = bx - x;
-  let dy = by - y;
-  if (dx !== 0 || dy !== 0) {
-    const t = ((px - x) * dx + (py - y) * dy) / (dx * dx + dy * dy);
-    if (t > 1) {
-      x = bx;
-      y = by;
-    } else if (t > 0) {
-      x += dx * t;
-      y += dy * t;
-    }
-  }
-  dx = px - x;
-  dy = py - y;
-  return dx * dx + dy * dy;
 }
