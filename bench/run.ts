@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { benchCachedHit } from './cached-hit.ts';
 import { benchColdMvt } from './cold-mvt.ts';
 import { BENCH_TILE } from './fixtures.ts';
+import { benchPng } from './png.ts';
 import { benchPython } from './python-roundtrip.ts';
 import { benchVsPostgis } from './vs-postgis.ts';
 import { startServers } from './servers.ts';
@@ -61,6 +62,9 @@ async function main() {
   sections.push(await benchVsPostgis({ quick, rounds: quick ? 2 : 5, perRound: quick ? 2 : 5, maxMsPerRound: 1500, log: (m) => console.error(`bench: ${m}`) }));
   console.error('bench: 4. Python round trips');
   sections.push(await benchPython({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 30, maxMsPerRound: 1500 }));
+
+  console.error('bench: 5. PNG from float32 + colormap vs sharp');
+  sections.push(await benchPng({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 20, maxMsPerRound: 1000 }));
 
   const md = `${header(started, (performance.now() - t0) / 1000, load)}\n\n${sections.join('\n\n')}\n`;
   writeFileSync(OUT, md);
