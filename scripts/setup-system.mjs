@@ -20,6 +20,9 @@ const PACKAGES = [
   'python3-geopandas',
   'python3-qgis', // PyQGIS for test/qgis.test.ts
   'qgis-providers', // the wms (XYZ) and vector tile providers
+  'postgresql-15-postgis-3', // test/mvt-postgis.test.ts and `npm run bench` (ST_AsMVT baseline)
+  'nginx-light', // `npm run bench`: nginx serving the cached tile's bytes, the floor for cached hits
+  'wrk', // `npm run bench`: the load generator for cached hits
 ];
 
 function loud(message) {
