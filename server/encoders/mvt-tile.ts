@@ -63,6 +63,15 @@ let world = 4096;
 let sqTolerance = 0;
 let tolerance = 0;
 
+/**
+ * Receives each cut feature as it is made when `cutTile` is given one (nothing is listed then):
+ * `group` 0 = listed first (copies shifted by +360°), 1 = unshifted, 2 = last (shifted by −360°);
+ * `done` = share of the input features consumed so far.
+ */
+export type CutSink = (f: CutFeature, group: 0 | 1 | 2, done: number) => void;
+let sink: CutSink | null = null;
+let done = 0;
+
 /** Features listed first (copies shifted by +360°), the unshifted ones, then copies shifted by −360°. */
 let west: CutFeature[] = [];
 let center: CutFeature[] = [];
@@ -102,7 +111,14 @@ function grown(a: Float64Array, need: number): Float64Array {
  * buffered tile, in input order except for antimeridian copies (see above), each with the input's
  * `id` (when it has one) and `properties` as `tags`.
  */
-export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions): CutFeature[] {
+export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions): CutFeature[];
+/**
+ * The streaming form: each cut feature goes to `to` as soon as it is made, in the order of the
+ * input (antimeridian copies flagged with their group rather than reordered), and nothing is
+ * kept, so a million-point tile never holds a million cut features at once.
+ */
+export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions, to: CutSink): void;
+export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions, to?: CutSink): CutFeature[] | void {
   z2 = 2 ** tile.z;
   tx = ((tile.x % z2) + z2) % z2; // wrap x like geojson-vt
   ty = tile.y;
@@ -115,13 +131,19 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
   west = [];
   center = [];
   east = [];
+  sink = to ?? null;
   try {
-    for (let i = 0; i < features.length; i++) {
+    const n = features.length;
+    for (let i = 0; i < n; i++) {
       const f = features[i];
+      done = (i + 1) / n;
       if (f.geometry) addGeometry(f.geometry, f.id, f.properties ?? null);
     }
+    if (to) return;
     return west.length || east.length ? west.concat(center, east) : center;
   } finally {
+    sink = null;
+    done = 0;
     west = center = east = [];
     if (P.length > KEEP_MAX) P = new Float64Array(4096);
     if (A.length > KEEP_MAX) A = new Float64Array(4096);
@@ -186,8 +208,10 @@ function overlaps(minX: number, maxX: number, shift: number): boolean {
   return maxX + d >= lo && minX + d < hi;
 }
 
-function listFor(shift: number): CutFeature[] {
-  return shift === 0 ? center : shift > 0 ? west : east;
+/** Hands a cut feature (of world copy `shift`) to the sink, or lists it. */
+function put(shift: number, f: CutFeature): void {
+  if (sink) sink(f, shift === 0 ? 1 : shift > 0 ? 0 : 2, done);
+  else (shift === 0 ? center : shift > 0 ? west : east).push(f);
 }
 
 const SHIFTS = [1, 0, -1] as const;
@@ -201,7 +225,7 @@ function addPoint(c: ArrayLike<number>, id: Feature['id'], tags: Record<string, 
   const x = P[0];
   for (const s of SHIFTS) {
     const sx = x + s * world;
-    if (sx >= lo && sx < hi) listFor(s).push({ type: 4, x: Math.round(sx), y: Math.round(y), tags, id });
+    if (sx >= lo && sx < hi) put(s, { type: 4, x: Math.round(sx), y: Math.round(y), tags, id });
   }
 }
 
@@ -235,7 +259,7 @@ function addMultiPoint(coords: Ring, id: Feature['id'], tags: Record<string, unk
         out[w++] = Math.round(y);
       }
     }
-    listFor(s).push({ type: 1, geometry: out, tags, id });
+    put(s, { type: 1, geometry: out, tags, id });
   }
 }
 
@@ -418,7 +442,7 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
         emit(parts, B, KB, partsB[i], partsB[i + 1], 0);
       }
     }
-    if (parts.length) listFor(s).push({ type, geometry: parts, tags, id });
+    if (parts.length) put(s, { type, geometry: parts, tags, id });
   }
 }
 
