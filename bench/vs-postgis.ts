@@ -11,7 +11,8 @@
  * A private cluster is started in a temp dir on a free port and stopped at the end; without
  * PostgreSQL/PostGIS (or without a non-root user to run it) the section is skipped loudly.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
 import { cutTile } from '../server/encoders/mvt-tile.ts';
@@ -73,18 +74,19 @@ interface Row {
   peakExtra: number;
 }
 
-/** VmHWM can be reset by writing 5 to clear_refs (Linux ≥ 4.0): then it is the peak from now on. */
-function resetPeak(): boolean {
+/** Peak RSS growth while encoding the workload's tile, measured in a fresh child (bench/peak-memory.ts); NaN where it cannot be read. */
+function peakMemory(w: Workload, quick: boolean): number {
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./peak-memory.ts', import.meta.url)), w.key, quick ? 'quick' : ''], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   try {
-    writeFileSync('/proc/self/clear_refs', '5');
-    return true;
+    const { base, peak } = JSON.parse(r.stdout) as { base: number; peak: number };
+    return peak - base;
   } catch {
-    return false;
+    console.error(`bench: peak memory of ${w.key} not measured: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+    return NaN;
   }
-}
-function statusKb(field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
 }
 
 function encodeOnce(w: Workload, value: unknown): Uint8Array {
@@ -118,10 +120,7 @@ async function benchWorkload(o: VsPostgisOptions, w: Workload, pgis: Postgis): P
   await postgis();
   const r = await interleave(o.rounds, { tilesmith, postgis });
 
-  // One more tile, stage by stage, for the breakdown, and its peak memory.
-  global.gc?.();
-  const canPeak = resetPeak();
-  const base = statusKb('VmRSS');
+  // One more tile, stage by stage (the list form: cut everything, then write), for the breakdown.
   const t0 = performance.now();
   const result = normalizeResult(fc);
   const t1 = performance.now();
@@ -129,7 +128,7 @@ async function benchWorkload(o: VsPostgisOptions, w: Workload, pgis: Postgis): P
   const t2 = performance.now();
   encodeMvtLayer(LAYER, cut, EXTENT);
   const t3 = performance.now();
-  const peakExtra = canPeak ? statusKb('VmHWM') - base : NaN;
+  const peakExtra = peakMemory(w, o.quick);
 
   return {
     w,
@@ -203,8 +202,10 @@ export async function benchVsPostgis(o: VsPostgisOptions): Promise<string> {
       "`ST_AsMVTGeom` only snaps to the integer grid and drops repeated/collinear points (its simplification tolerance is under one unit), so on dense " +
       'lines PostGIS keeps more vertices; on points and small polygons the tiles hold the same features.',
     '',
-    'Where tilesmith\'s time goes (one extra tile per workload, stage by stage) and memory: peak RSS growth while normalising + encoding one tile ' +
-      '(VmHWM reset through /proc/self/clear_refs just before), against the tile\'s size; cost per input feature.',
+    'Where tilesmith\'s time goes: one extra tile per workload, stage by stage (in the list form — cut every feature, then write them all; ' +
+      'the encoder itself streams, cutting and writing one feature at a time, so the two overlap). Memory: peak RSS growth while normalising + ' +
+      'encoding one tile through the real encoder, in a fresh child process after one warm-up encode and a GC (VmHWM reset through ' +
+      '/proc/self/clear_refs just before), against the tile\'s size. Cost per input feature from the interleaved medians above.',
     '',
     '| workload | normalise (validation) | cut (project, clip, simplify) | write (protobuf) | µs per feature | peak extra RSS | tile size | peak / tile |',
     '|---|---|---|---|---|---|---|---|',

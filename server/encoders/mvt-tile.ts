@@ -66,9 +66,12 @@ let tolerance = 0;
 /**
  * Receives each cut feature as it is made when `cutTile` is given one (nothing is listed then):
  * `group` 0 = listed first (copies shifted by +360°), 1 = unshifted, 2 = last (shifted by −360°);
- * `done` = share of the input features consumed so far.
+ * `done` = share of the input features consumed so far. The feature object of a single point is
+ * reused for the next one: write it (or copy it) before returning, never keep it.
  */
 export type CutSink = (f: CutFeature, group: 0 | 1 | 2, done: number) => void;
+/** The object single points are handed to a sink in (reused: a sink must not keep it). */
+const scratchPoint: CutFeature & { type: 4 } = { type: 4, x: 0, y: 0, tags: null, id: undefined };
 let sink: CutSink | null = null;
 let done = 0;
 
@@ -225,7 +228,18 @@ function addPoint(c: ArrayLike<number>, id: Feature['id'], tags: Record<string, 
   const x = P[0];
   for (const s of SHIFTS) {
     const sx = x + s * world;
-    if (sx >= lo && sx < hi) put(s, { type: 4, x: Math.round(sx), y: Math.round(y), tags, id });
+    if (!(sx >= lo && sx < hi)) continue;
+    if (sink) {
+      // streaming: one reused object for every single point (the sink writes it and lets go),
+      // so a million-point tile makes no million short-lived objects
+      scratchPoint.x = Math.round(sx);
+      scratchPoint.y = Math.round(y);
+      scratchPoint.tags = tags;
+      scratchPoint.id = id;
+      put(s, scratchPoint);
+      scratchPoint.tags = null;
+      scratchPoint.id = undefined;
+    } else put(s, { type: 4, x: Math.round(sx), y: Math.round(y), tags, id });
   }
 }
 

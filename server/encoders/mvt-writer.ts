@@ -67,7 +67,8 @@ let dictBytes = 0;
 function ensure(n: number): void {
   if (pos + n <= buf.length) return;
   let size = buf.length * 2;
-  if (progress > 0.02) size = Math.max(pos + n, Math.ceil(((pos + dictBytes) / progress) * 1.08) + 1024);
+  // 15 % over the projection: later features tend to be a little bigger (longer ids and values)
+  if (progress > 0.02) size = Math.max(pos + n, Math.ceil(((pos + dictBytes) / progress) * 1.15) + 1024);
   while (size < pos + n) size *= 2;
   const next = new Uint8Array(size);
   next.set(buf.subarray(0, pos));
