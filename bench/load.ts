@@ -168,10 +168,10 @@ export const WRK = '/usr/bin/wrk';
  * capped by the client) against `url` for `seconds` with `connections` keep-alive connections on
  * one thread. Fails on non-2xx answers or socket errors.
  */
-export async function runWrk(url: string, o: { seconds: number; connections: number }): Promise<LoadResult> {
+export async function runWrk(url: string, o: { seconds: number; connections: number; headers?: Record<string, string> }): Promise<LoadResult> {
   const { execFile } = await import('node:child_process');
   const out = await new Promise<string>((resolve, reject) =>
-    execFile(WRK, ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', url], { timeout: (o.seconds + 30) * 1000 }, (err, stdout, stderr) =>
+    execFile(WRK, ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', ...Object.entries(o.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url], { timeout: (o.seconds + 30) * 1000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`wrk failed: ${err.message} ${stderr}`)) : resolve(stdout),
     ),
   );

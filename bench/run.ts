@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { benchCachedHit } from './cached-hit.ts';
 import { benchColdMvt } from './cold-mvt.ts';
 import { BENCH_TILE } from './fixtures.ts';
+import { goalsMarkdown } from './goals.ts';
 import { benchPng } from './png.ts';
 import { benchPython } from './python-roundtrip.ts';
 import { benchVsPostgis } from './vs-postgis.ts';
@@ -66,7 +67,7 @@ async function main() {
   console.error('bench: 5. PNG from float32 + colormap vs sharp');
   sections.push(await benchPng({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 20, maxMsPerRound: 1000 }));
 
-  const md = `${header(started, (performance.now() - t0) / 1000, load)}\n\n${sections.join('\n\n')}\n`;
+  const md = `${header(started, (performance.now() - t0) / 1000, load)}\n\n${goalsMarkdown()}\n\n${sections.join('\n\n')}\n`;
   writeFileSync(OUT, md);
   console.log(md);
 }
