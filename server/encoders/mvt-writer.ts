@@ -275,12 +275,22 @@ let recentKeyIndex: number[] = [];
 function resetDictionaries(): void {
   keys = [];
   keyIndex = new Map();
+  // Tables up to 64K slots (256 KB) are kept for the next layer (clearing is cheaper than
+  // growing through several rehashes again); bigger ones are dropped.
+  if (table.length > 1 << 16) {
+    table = new Int32Array(1 << 16).fill(-1);
+    valueHashes = new Int32Array(1 << 15);
+  } else if (values.length * 8 < table.length) {
+    // few values in a big table: clear just their slots
+    const mask = table.length - 1;
+    for (let i = 0; i < values.length; i++) {
+      if (i === nanIndex) continue;
+      let slot = valueHashes[i] & mask;
+      while (table[slot] !== i) slot = (slot + 1) & mask;
+      table[slot] = -1;
+    }
+  } else table.fill(-1);
   values = [];
-  if (table.length > 1024) {
-    table = new Int32Array(1024);
-    valueHashes = new Int32Array(1024);
-  }
-  table.fill(-1);
   nanIndex = -1;
   dictBytes = 0;
   recentKeys = [];
