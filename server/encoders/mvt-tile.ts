@@ -62,6 +62,15 @@ let hi = 4096 + 64;
 let world = 4096;
 let sqTolerance = 0;
 let tolerance = 0;
+/**
+ * The buffered tile in lon/lat, widened by a margin so that the test is conservative: a line
+ * whose lon/lat bbox misses it is dropped before any projection (the exact test follows for the
+ * others). latLo/latHi are ±Infinity for tiles on the world's top or bottom edge (clamped y).
+ */
+let lonLo = -Infinity;
+let lonHi = Infinity;
+let latLo = -Infinity;
+let latHi = Infinity;
 
 /**
  * Receives each cut feature as it is made when `cutTile` is given one (nothing is listed then):
@@ -131,6 +140,14 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
   world = z2 * o.extent;
   tolerance = o.tolerance > 0 ? o.tolerance : 0;
   sqTolerance = tolerance * tolerance;
+  {
+    const margin = 1e-9 * 360; // degrees; far below a tile unit at z30, far above rounding noise
+    lonLo = ((tx + lo / extent) / z2 - 0.5) * 360 - margin;
+    lonHi = ((tx + hi / extent) / z2 - 0.5) * 360 + margin;
+    const latOf = (yy: number) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * (ty + yy / extent)) / z2))) * 180) / Math.PI;
+    latHi = ty === 0 ? Infinity : latOf(lo) + margin;
+    latLo = ty === z2 - 1 ? -Infinity : latOf(hi) - margin;
+  }
   west = [];
   center = [];
   east = [];
@@ -167,7 +184,7 @@ function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknow
       if (g.coordinates.length) addMultiPoint(g.coordinates, id, tags);
       return;
     case 'LineString':
-      if (g.coordinates.length) addRings(2, [g.coordinates], false, id, tags);
+      if (g.coordinates.length && reachesTile(g.coordinates)) addRings(2, [g.coordinates], false, id, tags);
       return;
     case 'MultiLineString':
       if (g.coordinates.length) addRings(2, g.coordinates, false, id, tags);
@@ -183,6 +200,30 @@ function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknow
       for (const member of g.geometries) addGeometry(member, id, tags);
       return;
   }
+}
+
+/**
+ * Whether a line's lon/lat bbox reaches the buffered tile (conservatively, in any of the three
+ * world copies): most of a line layer's features miss a given tile, and this costs two
+ * comparisons a vertex where projecting costs a sine and a logarithm.
+ */
+function reachesTile(line: Ring): boolean {
+  let minLon = Infinity;
+  let maxLon = -Infinity;
+  let minLat = Infinity;
+  let maxLat = -Infinity;
+  for (let i = 0, n = line.length; i < n; i++) {
+    const c = line[i];
+    const lon = c[0];
+    const lat = c[1];
+    if (lon < minLon) minLon = lon;
+    if (lon > maxLon) maxLon = lon;
+    if (lat < minLat) minLat = lat;
+    if (lat > maxLat) maxLat = lat;
+  }
+  if (maxLat < latLo || minLat > latHi) return false;
+  for (let s = -1; s <= 1; s++) if (maxLon + 360 * s >= lonLo && minLon + 360 * s <= lonHi) return true;
+  return false;
 }
 
 // ---- projection ----
