@@ -180,7 +180,11 @@ const OBSTACLES: Record<string, string> = {
     'ratio swings between ~1.3× and ~3.4× from run to run (see the spread).',
   points100k: '',
   points1m: '',
-  flat: 'measured in CPU time it is flat (~1.0–1.1× in isolated runs); the writer and the value dictionary, whose hash table outgrows the CPU caches at a million values, are what grows.',
+  flat:
+    'in CPU time it ranges 1.0–1.7× across runs on this branch (before: 3.3× in wall time): the process CPU time also counts V8\'s GC ' +
+    'helper threads, which mark the 1M-feature input graph (~300 MB of heap) whenever a major GC falls inside the multi-second tile, and the ' +
+    'value dictionary\'s table (a million entries) outgrows the CPU caches; the encoder itself allocates nothing per point any more ' +
+    '(streamed, one reused point object), so what grows is the cost of the input\'s size, not of the encoding.',
   memory:
     'peak = the output buffer (grown once to ~1.15× the projected size and handed over without a copy) + the value dictionary ' +
     '(a million distinct `name` strings: the values array ~8–12 MB, the open-addressing table 8 MB and hashes 4 MB) + V8 new-space pages — before this work the peak was ~4.5× (160 MB); ' +
