@@ -21,9 +21,13 @@
  * - simplification with `tolerance` in tile units at the tile's zoom (what geojson-vt applies to
  *   tiles above its maxZoom): Douglas–Peucker keeping each part's end points, and rings whose
  *   (unclipped) area is under tolerance², or lines shorter than tolerance, dropped. 0 keeps every
- *   vertex (what geojson-vt does at its maxZoom). The clipped part is simplified, where geojson-vt
- *   simplifies the whole feature before clipping: the kept vertices may differ slightly, the
- *   shape stays within the tolerance either way;
+ *   vertex (what geojson-vt does at its maxZoom). Polygon rings and lines wholly inside the
+ *   buffered tile are simplified whole before clipping, like geojson-vt; lines that cross its edge
+ *   are clipped first and only their parts inside are simplified (the vertices outside are never
+ *   looked at again): the kept vertices may differ slightly, the shape stays within the tolerance
+ *   either way;
+ * - cost: a line whose lon/lat bbox misses the tile is dropped before projection, and the
+ *   Mercator y (a sine and a logarithm) is computed only for rings that reach the tile;
  * - winding: outer rings get positive area with y down (clockwise on screen), holes the opposite,
  *   decided from GeoJSON nesting rather than from the input's winding;
  * - coordinates are rounded to integers last (clip intersections are kept exact until then).
