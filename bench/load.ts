@@ -160,3 +160,38 @@ export const fmt = {
   int: (v: number) => Math.round(v).toLocaleString('en-US'),
   pct: (v: number) => `${(v * 100).toFixed(0)} %`,
 };
+
+export const WRK = '/usr/bin/wrk';
+
+/**
+ * `wrk` (a C load generator, far cheaper per request than a Node client, so fast servers are not
+ * capped by the client) against `url` for `seconds` with `connections` keep-alive connections on
+ * one thread. Fails on non-2xx answers or socket errors.
+ */
+export async function runWrk(url: string, o: { seconds: number; connections: number; headers?: Record<string, string> }): Promise<LoadResult> {
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(WRK, ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', ...Object.entries(o.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url], { timeout: (o.seconds + 30) * 1000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`wrk failed: ${err.message} ${stderr}`)) : resolve(stdout),
+    ),
+  );
+  if (/Non-2xx or 3xx responses/.test(out) || /Socket errors/.test(out)) throw new Error(`wrk against ${url} saw errors:\n${out}`);
+  const num = (re: RegExp) => {
+    const m = re.exec(out);
+    if (!m) throw new Error(`cannot read wrk's output:\n${out}`);
+    return m[1];
+  };
+  const ms = (v: string) => {
+    const m = /^([\d.]+)(us|ms|s)$/.exec(v);
+    if (!m) throw new Error(`cannot read wrk latency ${v}`);
+    return Number(m[1]) * (m[2] === 'us' ? 1e-3 : m[2] === 's' ? 1e3 : 1);
+  };
+  const requests = Number(num(/(\d+) requests in/));
+  return {
+    requests,
+    seconds: o.seconds,
+    rps: Number(num(/Requests\/sec:\s+([\d.]+)/)),
+    p50: ms(num(/^\s+50%\s+(\S+)/m)),
+    p99: ms(num(/^\s+99%\s+(\S+)/m)),
+  };
+}

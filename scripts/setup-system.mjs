@@ -30,6 +30,9 @@ const PACKAGES = [
   'python3-openpyxl', // reads excel (xlsx) back
   'gdal-bin', // gdalinfo reads GeoTIFF (tif) back; ogrinfo opens exported MBTiles (test/export.test.ts); OGC API – Tiles (test/ogc.test.ts)
   'redis-server', // test/redis-*.test.ts and test/export.test.ts: the shared cache tier and the BullMQ queue
+  'postgresql-15-postgis-3', // test/mvt-postgis.test.ts and `npm run bench` (ST_AsMVT baseline)
+  'nginx-light', // `npm run bench`: nginx serving the cached tile's bytes, the floor for cached hits
+  'wrk', // `npm run bench`: the load generator for cached hits
 ];
 
 /** CI (any value but false/0): every suite must run, so not being able to install is an error. */

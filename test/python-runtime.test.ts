@@ -132,6 +132,40 @@ def udf(bounds=None):
     expect(coords[1][1]).toBeCloseTo(0, 9);
   });
 
+  it('sends all-point GeoDataFrames as coordinate columns (nulls, empty and 3-D points included) and mixed ones as WKB, decoding both alike', async () => {
+    write('pointcols.py', `
+from tilesmith import udf
+@udf
+def udf(which: str = "2d"):
+    import geopandas as gpd
+    import numpy as np
+    from shapely.geometry import LineString, Point
+    if which == "2d":
+        return gpd.GeoDataFrame({"i": np.arange(3)}, geometry=gpd.points_from_xy([1.5, -2.25, 179.999999999], [0.1, 45.0, -89.5]), crs=4326)
+    if which == "nulls":
+        return gpd.GeoDataFrame({"i": [0, 1, 2]}, geometry=[Point(1, 2), None, Point()], crs=4326)
+    if which == "3d":
+        return gpd.GeoDataFrame({"i": [0, 1]}, geometry=[Point(1, 2, 3), Point(4, 5)], crs=4326)
+    return gpd.GeoDataFrame({"i": [0, 1]}, geometry=[Point(1, 2), LineString([(0, 0), (1, 1)])], crs=4326)
+`);
+    const udf = await ok('pointcols');
+    const geoms = async (which: string) => ((await udf.runtime!.run(call({ which }))).value as FeatureCollection).features.map((f) => f.geometry);
+    expect(await geoms('2d')).toEqual([
+      { type: 'Point', coordinates: [1.5, 0.1] },
+      { type: 'Point', coordinates: [-2.25, 45] },
+      { type: 'Point', coordinates: [179.999999999, -89.5] },
+    ]);
+    expect(await geoms('nulls')).toEqual([{ type: 'Point', coordinates: [1, 2] }, null, null]);
+    expect(await geoms('3d')).toEqual([
+      { type: 'Point', coordinates: [1, 2, 3] },
+      { type: 'Point', coordinates: [4, 5] },
+    ]);
+    expect(await geoms('mixed')).toEqual([
+      { type: 'Point', coordinates: [1, 2] },
+      { type: 'LineString', coordinates: [[0, 0], [1, 1]] },
+    ]);
+  });
+
   it('turns a bands-first uint8 RGB array into pixel-interleaved raster pixels', async () => {
     write('rgb.py', `
 import numpy as np

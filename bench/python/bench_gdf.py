@@ -1,4 +1,4 @@
-"""Bench: 1,000 random points in the tile as a GeoDataFrame (same logic as bench_gdf.ts)."""
+"""Bench: n random points in the tile (10,000 in the bench) as a GeoDataFrame (same logic as bench_gdf.ts)."""
 import geopandas as gpd
 import numpy as np
 from tilesmith import Bounds, udf

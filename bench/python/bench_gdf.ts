@@ -2,7 +2,7 @@ import { defineUdf } from 'tilesmith';
 import type { Feature, Point } from 'geojson';
 import { rng } from '../fixtures.ts';
 
-/** Bench: the TypeScript twin of bench_gdf.py (1,000 random points with id, name, value). */
+/** Bench: the TypeScript twin of bench_gdf.py (n random points with id, name, value). */
 export default defineUdf({
   kind: 'vector',
   params: { n: { type: 'int', default: 1000 } },

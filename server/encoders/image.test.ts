@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../errors.ts';
 import type { EncodeContext, NormalizedResult, RasterData } from '../types.ts';
 import { resolveColormap } from './colormap.ts';
-import { jpegEncoder, pngEncoder, webpEncoder } from './image.ts';
+import { jpegEncoder, pngEncoder, rasterToPixels, webpEncoder } from './image.ts';
 
 const ctx = (over: Partial<EncodeContext> = {}): EncodeContext => ({
   udfName: 'test',
@@ -168,5 +168,40 @@ describe('jpg and webp encoders', () => {
       ['webp', 'image/webp', 'webp', []],
     ]);
     expect(pngEncoder.accepts).not.toContain('vector');
+  });
+});
+
+describe('rasterToPixels: single band + colormap', () => {
+  /** The per-pixel rule, written out plainly: NaN / noData transparent, else clamp-round to an index. */
+  function reference(values: number[], min: number, max: number, noData: number | undefined, lut: Uint8Array, alpha: boolean): number[] {
+    const out: number[] = [];
+    for (const v of values) {
+      if (alpha && (Number.isNaN(v) || v === noData)) {
+        out.push(0, 0, 0, 0);
+        continue;
+      }
+      const i = Uint8ClampedArray.of((v - min) / ((max - min) / 255))[0];
+      out.push(lut[3 * i], lut[3 * i + 1], lut[3 * i + 2]);
+      if (alpha) out.push(255);
+    }
+    return out;
+  }
+
+  it('maps float32 through rescale and the LUT with NaN and noData transparent, out-of-range values clamped, halves rounded to even', () => {
+    const values = [NaN, -5, 0, 0.5, 1.5, 2.5, 127.5, 128.5, 254.5, 255, 300, -9999, 42.25, Infinity, -Infinity];
+    const lut = resolveColormap('viridis');
+    const px = rasterToPixels({ width: values.length, height: 1, bands: 1, data: Float32Array.from(values), noData: -9999 }, { rescale: [0, 255], colormap: 'viridis' });
+    expect(px.channels).toBe(4);
+    expect([...px.data]).toEqual(reference([...Float32Array.from(values)], 0, 255, -9999, lut, true));
+  });
+
+  it('maps uint8 without a range or noData to RGB (no alpha), and a reversed range', () => {
+    const lut = resolveColormap('magma');
+    const values = [0, 1, 128, 255];
+    const px = rasterToPixels({ width: 4, height: 1, bands: 1, data: Uint8Array.from(values) }, { colormap: 'magma' });
+    expect(px.channels).toBe(3);
+    expect([...px.data]).toEqual(reference(values, 0, 255, undefined, lut, false));
+    const rev = rasterToPixels({ width: 4, height: 1, bands: 1, data: Float64Array.from(values) }, { rescale: [255, 0], colormap: 'magma' });
+    expect([...rev.data]).toEqual(reference(values, 255, 0, undefined, lut, true));
   });
 });

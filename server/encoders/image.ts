@@ -57,6 +57,7 @@ export function rasterToPixels(raster: RasterData, ctx: Pick<EncodeContext, 'res
   const outAlpha = hasAlphaBand || masking;
   const channels = (outColor + (outAlpha ? 1 : 0)) as Pixels['channels'];
   const pixels = width * height;
+  if (lut && bands === 1) return colormapped(data, pixels, lut, range ? range[0] : 0, range ? (range[1] - range[0]) / 255 : 1, checkNoData ? (noData as number) : undefined, channels);
   // Uint8ClampedArray assignment rounds and clamps to 0..255 (NaN → 0), which is exactly the
   // rescale we want, without per-value Math calls.
   const out = new Uint8ClampedArray(pixels * channels);
@@ -92,6 +93,65 @@ export function rasterToPixels(raster: RasterData, ctx: Pick<EncodeContext, 'res
     if (outAlpha) out[dst + outColor] = hasAlphaBand ? scaled[colorBands] : 255;
   }
   return { data: new Uint8Array(out.buffer), channels };
+}
+
+/** Little-endian platforms can write a pixel's RGBA as one uint32. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Packed RGBA (alpha 255) per colormap entry, per lookup table (LUTs are cached by colormap.ts). */
+const packedLuts = new WeakMap<Uint8Array, Uint32Array>();
+
+function packedLut(lut: Uint8Array): Uint32Array {
+  let packed = packedLuts.get(lut);
+  if (!packed) {
+    packed = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) packed[i] = (lut[3 * i] | (lut[3 * i + 1] << 8) | (lut[3 * i + 2] << 16) | (255 << 24)) >>> 0;
+    packedLuts.set(lut, packed);
+  }
+  return packed;
+}
+
+/**
+ * The common single-band + colormap case (e.g. float32 + viridis) as one tight loop: the value
+ * is rescaled into a one-element Uint8ClampedArray (the same rounding and clamping as the
+ * general path) and its colour written as one packed uint32 (RGBA) per pixel, or three bytes
+ * for RGB. Output is identical to the general loop's.
+ */
+function colormapped(data: RasterData['data'], pixels: number, lut: Uint8Array, min: number, span: number, noData: number | undefined, channels: Pixels['channels']): Pixels {
+  const out = new Uint8Array(pixels * channels);
+  const index = new Uint8ClampedArray(1);
+  if (channels === 4) {
+    const hasNoData = noData !== undefined;
+    if (LITTLE_ENDIAN) {
+      const out32 = new Uint32Array(out.buffer);
+      const packed = packedLut(lut);
+      for (let i = 0; i < pixels; i++) {
+        const v = data[i];
+        if (v !== v || (hasNoData && v === noData)) continue; // transparent: out is zeroed
+        index[0] = (v - min) / span;
+        out32[i] = packed[index[0]];
+      }
+    } else {
+      for (let i = 0, dst = 0; i < pixels; i++, dst += 4) {
+        const v = data[i];
+        if (v !== v || (hasNoData && v === noData)) continue;
+        index[0] = (v - min) / span;
+        const j = index[0] * 3;
+        out[dst] = lut[j];
+        out[dst + 1] = lut[j + 1];
+        out[dst + 2] = lut[j + 2];
+        out[dst + 3] = 255;
+      }
+    }
+  } else {
+    for (let i = 0, dst = 0; i < pixels; i++, dst += 3) {
+      index[0] = (data[i] - min) / span;
+      const j = index[0] * 3;
+      out[dst] = lut[j];
+      out[dst + 1] = lut[j + 1];
+      out[dst + 2] = lut[j + 2];
+    }
+  }
+  return { data: out, channels };
 }
 
 /** An image format sharp writes, given to `createImageEncoder`. */

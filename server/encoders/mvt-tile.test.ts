@@ -4,7 +4,7 @@ import { PbfReader } from 'pbf';
 import { describe, expect, it } from 'vitest';
 import type { Feature, Geometry, TileCoord } from '../types.ts';
 import { cutTile } from './mvt-tile.ts';
-import { encodeMvtLayer, type VtFeature } from './mvt-writer.ts';
+import { encodeMvtLayer, streamMvtLayer, type VtFeature } from './mvt-writer.ts';
 
 const EXTENT = 4096;
 const BUFFER = 64;
@@ -524,5 +524,35 @@ describe('cutTile', () => {
       i % 2 ? feature({ type: 'Point', coordinates: at(deep, rand(), rand()) }, { i }, i) : feature({ type: 'Polygon', coordinates: [star(deep, rand(), rand(), 0.01, 8, rand)] }, { i }, i),
     );
     expect(cutTile(fs, deep, { extent: EXTENT, buffer: BUFFER, tolerance: 3 })).toHaveLength(5000);
+  });
+
+  it('streams (cut → write one feature at a time) to the same bytes as cut-then-write, antimeridian copies and big tiles included', () => {
+    const streamed = (fs: Feature<Geometry | null>[], t: TileCoord) =>
+      streamMvtLayer('t', EXTENT, (write) => cutTile(fs, t, { extent: EXTENT, buffer: BUFFER, tolerance: 3 }, (f, group, done) => write(f, group, done)));
+    const listed = (fs: Feature<Geometry | null>[], t: TileCoord) => encodeMvtLayer('t', cutTile(fs, t, { extent: EXTENT, buffer: BUFFER, tolerance: 3 }), EXTENT);
+    const wrap = [
+      feature({ type: 'Polygon', coordinates: [[[170, 60], [190, 60], [190, 80], [170, 80], [170, 60]]] }, { kind: 'east' }, 1),
+      feature({ type: 'Polygon', coordinates: [[[-190, -20], [-170, -20], [-170, -10], [-190, -10], [-190, -20]]] }, { kind: 'west' }, 2),
+      feature({ type: 'LineString', coordinates: [[160, 10], [200, 15]] }, { kind: 'line' }, 3),
+      feature({ type: 'Point', coordinates: [185, 75] }, { kind: 'point' }, 4),
+      feature({ type: 'Point', coordinates: [0, 0] }, { kind: 'middle' }, 5),
+    ];
+    for (const t of [{ z: 0, x: 0, y: 0 }, { z: 1, x: 0, y: 0 }, { z: 1, x: 1, y: 1 }, { z: 2, x: 0, y: 0 }, { z: 2, x: 3, y: 2 }]) {
+      // same features in the same order (the dictionaries are numbered in input order when
+      // streaming, in output order otherwise, so the bytes differ when copies move to the front)
+      expect(decode(streamed(wrap, t)), `tile ${t.z}/${t.x}/${t.y}`).toEqual(decode(listed(wrap, t)));
+    }
+    for (const t of TILES.slice(1, 3)) {
+      const fs = [...points(t, 1), ...lines(t, 2), ...polygons(t, 3)];
+      expect(Buffer.from(streamed(fs, t)).equals(Buffer.from(listed(fs, t)))).toBe(true);
+    }
+    // past the writer's 8 MB scratch size: the buffer grows to its projected size and is handed over
+    const t = TILES[2];
+    const rand = rng(9);
+    const many = Array.from({ length: 300_000 }, (_, i) => feature({ type: 'Point', coordinates: at(t, rand(), rand()) }, { name: `n-${i}`, v: rand() }, i));
+    const big = streamed(many, t);
+    expect(big.byteLength).toBeGreaterThan(8 * 1024 * 1024);
+    expect(Buffer.from(big).equals(Buffer.from(listed(many, t)))).toBe(true);
+    expect(decode(big)).toHaveLength(300_000);
   });
 });

@@ -21,9 +21,13 @@
  * - simplification with `tolerance` in tile units at the tile's zoom (what geojson-vt applies to
  *   tiles above its maxZoom): Douglas–Peucker keeping each part's end points, and rings whose
  *   (unclipped) area is under tolerance², or lines shorter than tolerance, dropped. 0 keeps every
- *   vertex (what geojson-vt does at its maxZoom). The clipped part is simplified, where geojson-vt
- *   simplifies the whole feature before clipping: the kept vertices may differ slightly, the
- *   shape stays within the tolerance either way;
+ *   vertex (what geojson-vt does at its maxZoom). Polygon rings and lines wholly inside the
+ *   buffered tile are simplified whole before clipping, like geojson-vt; lines that cross its edge
+ *   are clipped first and only their parts inside are simplified (the vertices outside are never
+ *   looked at again): the kept vertices may differ slightly, the shape stays within the tolerance
+ *   either way;
+ * - cost: a line whose lon/lat bbox misses the tile is dropped before projection, and the
+ *   Mercator y (a sine and a logarithm) is computed only for rings that reach the tile;
  * - winding: outer rings get positive area with y down (clockwise on screen), holes the opposite,
  *   decided from GeoJSON nesting rather than from the input's winding;
  * - coordinates are rounded to integers last (clip intersections are kept exact until then).
@@ -62,6 +66,27 @@ let hi = 4096 + 64;
 let world = 4096;
 let sqTolerance = 0;
 let tolerance = 0;
+/**
+ * The buffered tile in lon/lat, widened by a margin so that the test is conservative: a line
+ * whose lon/lat bbox misses it is dropped before any projection (the exact test follows for the
+ * others). latLo/latHi are ±Infinity for tiles on the world's top or bottom edge (clamped y).
+ */
+let lonLo = -Infinity;
+let lonHi = Infinity;
+let latLo = -Infinity;
+let latHi = Infinity;
+
+/**
+ * Receives each cut feature as it is made when `cutTile` is given one (nothing is listed then):
+ * `group` 0 = listed first (copies shifted by +360°), 1 = unshifted, 2 = last (shifted by −360°);
+ * `done` = share of the input features consumed so far. The feature object of a single point is
+ * reused for the next one: write it (or copy it) before returning, never keep it.
+ */
+export type CutSink = (f: CutFeature, group: 0 | 1 | 2, done: number) => void;
+/** The object single points are handed to a sink in (reused: a sink must not keep it). */
+const scratchPoint: CutFeature & { type: 4 } = { type: 4, x: 0, y: 0, tags: null, id: undefined };
+let sink: CutSink | null = null;
+let done = 0;
 
 /** Features listed first (copies shifted by +360°), the unshifted ones, then copies shifted by −360°. */
 let west: CutFeature[] = [];
@@ -102,7 +127,14 @@ function grown(a: Float64Array, need: number): Float64Array {
  * buffered tile, in input order except for antimeridian copies (see above), each with the input's
  * `id` (when it has one) and `properties` as `tags`.
  */
-export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions): CutFeature[] {
+export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions): CutFeature[];
+/**
+ * The streaming form: each cut feature goes to `to` as soon as it is made, in the order of the
+ * input (antimeridian copies flagged with their group rather than reordered), and nothing is
+ * kept, so a million-point tile never holds a million cut features at once.
+ */
+export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions, to: CutSink): void;
+export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions, to?: CutSink): CutFeature[] | void {
   z2 = 2 ** tile.z;
   tx = ((tile.x % z2) + z2) % z2; // wrap x like geojson-vt
   ty = tile.y;
@@ -112,16 +144,30 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
   world = z2 * o.extent;
   tolerance = o.tolerance > 0 ? o.tolerance : 0;
   sqTolerance = tolerance * tolerance;
+  {
+    const margin = 1e-9 * 360; // degrees; far below a tile unit at z30, far above rounding noise
+    lonLo = ((tx + lo / extent) / z2 - 0.5) * 360 - margin;
+    lonHi = ((tx + hi / extent) / z2 - 0.5) * 360 + margin;
+    const latOf = (yy: number) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * (ty + yy / extent)) / z2))) * 180) / Math.PI;
+    latHi = ty === 0 ? Infinity : latOf(lo) + margin;
+    latLo = ty === z2 - 1 ? -Infinity : latOf(hi) - margin;
+  }
   west = [];
   center = [];
   east = [];
+  sink = to ?? null;
   try {
-    for (let i = 0; i < features.length; i++) {
+    const n = features.length;
+    for (let i = 0; i < n; i++) {
       const f = features[i];
+      done = (i + 1) / n;
       if (f.geometry) addGeometry(f.geometry, f.id, f.properties ?? null);
     }
+    if (to) return;
     return west.length || east.length ? west.concat(center, east) : center;
   } finally {
+    sink = null;
+    done = 0;
     west = center = east = [];
     if (P.length > KEEP_MAX) P = new Float64Array(4096);
     if (A.length > KEEP_MAX) A = new Float64Array(4096);
@@ -142,7 +188,7 @@ function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknow
       if (g.coordinates.length) addMultiPoint(g.coordinates, id, tags);
       return;
     case 'LineString':
-      if (g.coordinates.length) addRings(2, [g.coordinates], false, id, tags);
+      if (g.coordinates.length && reachesTile(g.coordinates)) addRings(2, [g.coordinates], false, id, tags);
       return;
     case 'MultiLineString':
       if (g.coordinates.length) addRings(2, g.coordinates, false, id, tags);
@@ -160,6 +206,30 @@ function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknow
   }
 }
 
+/**
+ * Whether a line's lon/lat bbox reaches the buffered tile (conservatively, in any of the three
+ * world copies): most of a line layer's features miss a given tile, and this costs two
+ * comparisons a vertex where projecting costs a sine and a logarithm.
+ */
+function reachesTile(line: Ring): boolean {
+  let minLon = Infinity;
+  let maxLon = -Infinity;
+  let minLat = Infinity;
+  let maxLat = -Infinity;
+  for (let i = 0, n = line.length; i < n; i++) {
+    const c = line[i];
+    const lon = c[0];
+    const lat = c[1];
+    if (lon < minLon) minLon = lon;
+    if (lon > maxLon) maxLon = lon;
+    if (lat < minLat) minLat = lat;
+    if (lat > maxLat) maxLat = lat;
+  }
+  if (maxLat < latLo || minLat > latHi) return false;
+  for (let s = -1; s <= 1; s++) if (maxLon + 360 * s >= lonLo && minLon + 360 * s <= lonHi) return true;
+  return false;
+}
+
 // ---- projection ----
 
 /**
@@ -173,14 +243,23 @@ function project(out: Float64Array, j: number, lon: number, lat: number): void {
   out[j + 1] = ((y2 < 0 ? 0 : y2 > 1 ? 1 : y2) * z2 - ty) * extent;
 }
 
+/** Mercator y of a latitude in tile units (the y half of `project`, same arithmetic). */
+function projectY(lat: number): number {
+  const sin = Math.sin((lat * Math.PI) / 180);
+  const y2 = 0.5 - (0.25 * Math.log((1 + sin) / (1 - sin))) / Math.PI;
+  return ((y2 < 0 ? 0 : y2 > 1 ? 1 : y2) * z2 - ty) * extent;
+}
+
 /** Whether x range [minX, maxX], shifted by `shift` world widths, reaches the clip square. */
 function overlaps(minX: number, maxX: number, shift: number): boolean {
   const d = shift * world;
   return maxX + d >= lo && minX + d < hi;
 }
 
-function listFor(shift: number): CutFeature[] {
-  return shift === 0 ? center : shift > 0 ? west : east;
+/** Hands a cut feature (of world copy `shift`) to the sink, or lists it. */
+function put(shift: number, f: CutFeature): void {
+  if (sink) sink(f, shift === 0 ? 1 : shift > 0 ? 0 : 2, done);
+  else (shift === 0 ? center : shift > 0 ? west : east).push(f);
 }
 
 const SHIFTS = [1, 0, -1] as const;
@@ -194,7 +273,18 @@ function addPoint(c: ArrayLike<number>, id: Feature['id'], tags: Record<string, 
   const x = P[0];
   for (const s of SHIFTS) {
     const sx = x + s * world;
-    if (sx >= lo && sx < hi) listFor(s).push({ type: 4, x: Math.round(sx), y: Math.round(y), tags, id });
+    if (!(sx >= lo && sx < hi)) continue;
+    if (sink) {
+      // streaming: one reused object for every single point (the sink writes it and lets go),
+      // so a million-point tile makes no million short-lived objects
+      scratchPoint.x = Math.round(sx);
+      scratchPoint.y = Math.round(y);
+      scratchPoint.tags = tags;
+      scratchPoint.id = id;
+      put(s, scratchPoint);
+      scratchPoint.tags = null;
+      scratchPoint.id = undefined;
+    } else put(s, { type: 4, x: Math.round(sx), y: Math.round(y), tags, id });
   }
 }
 
@@ -228,7 +318,7 @@ function addMultiPoint(coords: Ring, id: Feature['id'], tags: Record<string, unk
         out[w++] = Math.round(y);
       }
     }
-    listFor(s).push({ type: 1, geometry: out, tags, id });
+    put(s, { type: 1, geometry: out, tags, id });
   }
 }
 
@@ -244,10 +334,13 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
   let nRings = 0;
   let pn = 0;
   let fMinX = Infinity;
-  let fMinY = Infinity;
+  let fMinLat = Infinity;
   let fMaxX = -Infinity;
-  let fMaxY = -Infinity;
+  let fMaxLat = -Infinity;
 
+  // Pass 1: x projected (linear, cheap), latitude kept raw; bboxes in x and latitude. The
+  // Mercator y (a sine and a logarithm per vertex) is computed below only for the rings that
+  // reach the tile: lines and rings that miss it (often a third of a layer) never pay for it.
   const nGroups = nested ? groups.length : 1;
   for (let g = 0; g < nGroups; g++) {
     const list = (nested ? groups[g] : groups) as readonly Ring[];
@@ -263,19 +356,20 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       }
       const start = pn;
       let minX = Infinity;
-      let minY = Infinity;
+      let minLat = Infinity;
       let maxX = -Infinity;
-      let maxY = -Infinity;
+      let maxLat = -Infinity;
       for (let i = 0; i < n; i++) {
         const c = ring[i];
-        project(P, pn, c[0], c[1]);
-        const x = P[pn];
-        const y = P[pn + 1];
+        const x = ((c[0] / 360 + 0.5) * z2 - tx) * extent;
+        const lat = c[1];
+        P[pn] = x;
+        P[pn + 1] = lat;
         pn += 2;
         if (x < minX) minX = x;
         if (x > maxX) maxX = x;
-        if (y < minY) minY = y;
-        if (y > maxY) maxY = y;
+        if (lat < minLat) minLat = lat;
+        if (lat > maxLat) maxLat = lat;
       }
       // an unclosed polygon ring is closed here, so that clipping sees its last edge
       if (polygon && n > 1 && (ring[0][0] !== ring[n - 1][0] || ring[0][1] !== ring[n - 1][1])) {
@@ -283,52 +377,75 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
         P[pn + 1] = P[start + 1];
         pn += 2;
       }
-      let size = 0;
-      if (polygon) {
-        // signed area (y down) relative to the first vertex, for precision far from the tile
-        const x0 = P[start];
-        const y0 = P[start + 1];
-        for (let i = start + 2; i + 2 < pn; i += 2) {
-          size += (P[i] - x0) * (P[i + 3] - y0) - (P[i + 2] - x0) * (P[i + 1] - y0);
-        }
-        size /= 2;
-        // canonical winding: outer rings positive, holes negative
-        const outer = r === 0;
-        if ((outer && size < 0) || (!outer && size >= 0)) {
-          for (let i = start, j = pn - 2; i < j; i += 2, j -= 2) {
-            const x = P[i];
-            const y = P[i + 1];
-            P[i] = P[j];
-            P[i + 1] = P[j + 1];
-            P[j] = x;
-            P[j + 1] = y;
-          }
-          size = -size;
-        }
-      } else {
-        for (let i = start + 2; i < pn; i += 2) {
-          const dx = P[i] - P[i - 2];
-          const dy = P[i + 1] - P[i - 1];
-          size += Math.sqrt(dx * dx + dy * dy);
-        }
-      }
       const m = nRings * META;
       rings[m] = start;
       rings[m + 1] = pn;
-      rings[m + 2] = size;
+      rings[m + 2] = r === 0 ? 1 : 0; // outer ring of its polygon (replaced by the size below)
       rings[m + 3] = minX;
-      rings[m + 4] = minY;
+      rings[m + 4] = maxLat; // → min y (y grows southwards)
       rings[m + 5] = maxX;
-      rings[m + 6] = maxY;
+      rings[m + 6] = minLat; // → max y
       rings[m + 7] = 0;
       nRings++;
       if (minX < fMinX) fMinX = minX;
-      if (minY < fMinY) fMinY = minY;
       if (maxX > fMaxX) fMaxX = maxX;
-      if (maxY > fMaxY) fMaxY = maxY;
+      if (minLat < fMinLat) fMinLat = minLat;
+      if (maxLat > fMaxLat) fMaxLat = maxLat;
     }
   }
-  if (nRings === 0 || fMaxY < lo || fMinY >= hi) return;
+  if (nRings === 0) return;
+  // y is monotonic (decreasing) in latitude, so the bbox projects through its corners
+  if (projectY(fMinLat) < lo || projectY(fMaxLat) >= hi) return;
+  if (!overlaps(fMinX, fMaxX, 1) && !overlaps(fMinX, fMaxX, 0) && !overlaps(fMinX, fMaxX, -1)) return;
+
+  // Pass 2: for each ring that reaches the tile (in some world copy): y, size, winding.
+  // rings[m + 7]: 0 to simplify, 1 simplified, 2 misses the tile.
+  for (let r = 0; r < nRings; r++) {
+    const m = r * META;
+    const minY = projectY(rings[m + 4]);
+    const maxY = projectY(rings[m + 6]);
+    rings[m + 4] = minY;
+    rings[m + 6] = maxY;
+    const minX = rings[m + 3];
+    const maxX = rings[m + 5];
+    if (maxY < lo || minY >= hi || (!overlaps(minX, maxX, 1) && !overlaps(minX, maxX, 0) && !overlaps(minX, maxX, -1))) {
+      rings[m + 7] = 2;
+      continue;
+    }
+    const start = rings[m];
+    const end = rings[m + 1];
+    for (let i = start + 1; i < end; i += 2) P[i] = projectY(P[i]);
+    let size = 0;
+    if (polygon) {
+      // signed area (y down) relative to the first vertex, for precision far from the tile
+      const x0 = P[start];
+      const y0 = P[start + 1];
+      for (let i = start + 2; i + 2 < end; i += 2) {
+        size += (P[i] - x0) * (P[i + 3] - y0) - (P[i + 2] - x0) * (P[i + 1] - y0);
+      }
+      size /= 2;
+      // canonical winding: outer rings positive, holes negative
+      const outer = rings[m + 2] === 1;
+      if ((outer && size < 0) || (!outer && size >= 0)) {
+        for (let i = start, j = end - 2; i < j; i += 2, j -= 2) {
+          const x = P[i];
+          const y = P[i + 1];
+          P[i] = P[j];
+          P[i + 1] = P[j + 1];
+          P[j] = x;
+          P[j + 1] = y;
+        }
+        size = -size;
+      }
+    } else {
+      for (let i = start + 2; i < end; i += 2) {
+        const dx = P[i] - P[i - 2];
+        const dy = P[i + 1] - P[i - 1];
+        size += Math.sqrt(dx * dx + dy * dy);
+      }
+    }
+    rings[m + 2] = size;
+  }
 
   const simplifying = sqTolerance > 0;
   if (simplifying && KP.length < pn >> 1) KP = new Uint8Array(Math.max(pn >> 1, KP.length * 2));
@@ -338,6 +455,7 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
     const parts: number[][] = [];
     for (let r = 0; r < nRings; r++) {
       const m = r * META;
+      if (rings[m + 7] === 2) continue;
       const size = rings[m + 2];
       if (simplifying && (polygon ? Math.abs(size) < sqTolerance : size < tolerance)) continue;
       const minX = rings[m + 3] + d;
@@ -347,14 +465,17 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       if (maxX < lo || minX >= hi || maxY < lo || minY >= hi) continue;
       const start = rings[m];
       const end = rings[m + 1];
-      if (simplifying && rings[m + 7] === 0) {
-        // like geojson-vt, the whole ring is simplified, before clipping (clip points are always
-        // kept); only rings that reach the tile, once for all world copies
+      const inX = minX >= lo && maxX < hi;
+      const inY = minY >= lo && maxY < hi;
+      // Polygon rings, and lines wholly inside, are simplified whole before clipping, like
+      // geojson-vt (clip points are always kept), once for all world copies. Lines that cross
+      // the edge are clipped first and only their parts inside are simplified (below): the
+      // vertices outside, often most of them, are never looked at again.
+      const lineClipped = !polygon && !(inX && inY);
+      if (simplifying && rings[m + 7] === 0 && !lineClipped) {
         simplify(P, KP, start, (end - start) >> 1);
         rings[m + 7] = 1;
       }
-      const inX = minX >= lo && maxX < hi;
-      const inY = minY >= lo && maxY < hi;
       if (inX && inY) {
         emit(parts, P, KP, start, end, d);
         continue;
@@ -367,14 +488,20 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       const keepY = inX ? KP : KA;
       const dY = inX ? d : 0;
       if (inY) {
-        for (let i = 0; i < partsA.length; i += 2) emit(parts, srcY, keepY, partsA[i], partsA[i + 1], dY);
+        for (let i = 0; i < partsA.length; i += 2) {
+          if (simplifying && lineClipped) simplify(srcY, keepY, partsA[i], (partsA[i + 1] - partsA[i]) >> 1);
+          emit(parts, srcY, keepY, partsA[i], partsA[i + 1], dY);
+        }
         continue;
       }
       partsB.length = 0;
       for (let i = 0, w = 0; i < partsA.length; i += 2) w = clipAxis(srcY, keepY, partsA[i], partsA[i + 1], dY, 1, polygon, true, w, partsB);
-      for (let i = 0; i < partsB.length; i += 2) emit(parts, B, KB, partsB[i], partsB[i + 1], 0);
+      for (let i = 0; i < partsB.length; i += 2) {
+        if (simplifying && lineClipped) simplify(B, KB, partsB[i], (partsB[i + 1] - partsB[i]) >> 1);
+        emit(parts, B, KB, partsB[i], partsB[i + 1], 0);
+      }
     }
-    if (parts.length) listFor(s).push({ type, geometry: parts, tags, id });
+    if (parts.length) put(s, { type, geometry: parts, tags, id });
   }
 }
 
@@ -506,8 +633,28 @@ function simplify(src: Float64Array, keep: Uint8Array, start: number, n: number)
     let minPosToMid = last - first;
     let maxSqDist = sqTolerance;
     let index = -1;
+    // sqSegDist inlined, with the segment's terms hoisted out of the loop (same arithmetic)
+    const sdx = bx - ax;
+    const sdy = by - ay;
+    const len2 = sdx * sdx + sdy * sdy;
     for (let i = first + 1; i < last; i++) {
-      const dist = sqSegDist(src[start + 2 * i], src[start + 2 * i + 1], ax, ay, bx, by);
+      const px = src[start + 2 * i];
+      const py = src[start + 2 * i + 1];
+      let qx = ax;
+      let qy = ay;
+      if (len2 !== 0) {
+        const t = ((px - ax) * sdx + (py - ay) * sdy) / len2;
+        if (t > 1) {
+          qx = bx;
+          qy = by;
+        } else if (t > 0) {
+          qx += sdx * t;
+          qy += sdy * t;
+        }
+      }
+      const ex = px - qx;
+      const ey = py - qy;
+      const dist = ex * ex + ey * ey;
       if (dist > maxSqDist) {
         index = i;
         maxSqDist = dist;
@@ -537,23 +684,4 @@ function simplify(src: Float64Array, keep: Uint8Array, start: number, n: number)
       }
     }
   }
-}
-
-/** Squared distance from (px, py) to the segment (x, y)–(bx, by). */
-function sqSegDist(px: number, py: number, x: number, y: number, bx: number, by: number): number {
-  let dx = bx - x;
-  let dy = by - y;
-  if (dx !== 0 || dy !== 0) {
-    const t = ((px - x) * dx + (py - y) * dy) / (dx * dx + dy * dy);
-    if (t > 1) {
-      x = bx;
-      y = by;
-    } else if (t > 0) {
-      x += dx * t;
-      y += dy * t;
-    }
-  }
-  dx = px - x;
-  dy = py - y;
-  return dx * dx + dy * dy;
 }

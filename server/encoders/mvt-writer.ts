@@ -55,9 +55,20 @@ let buf = new Uint8Array(INITIAL);
 let view = new DataView(buf.buffer);
 let pos = 0;
 
+/**
+ * Share of the input written so far (0 = unknown), set by the streaming caller: lets the buffer
+ * grow straight to the projected final size instead of doubling, so a big tile is not built
+ * through a chain of ever larger copies (each growth holds the old and the new buffer at once).
+ */
+let progress = 0;
+/** Bytes the layer's dictionaries will take (estimated as values are added), for that projection. */
+let dictBytes = 0;
+
 function ensure(n: number): void {
   if (pos + n <= buf.length) return;
   let size = buf.length * 2;
+  // 15 % over the projection: later features tend to be a little bigger (longer ids and values)
+  if (progress > 0.02) size = Math.max(pos + n, Math.ceil(((pos + dictBytes) / progress) * 1.15) + 1024);
   while (size < pos + n) size *= 2;
   const next = new Uint8Array(size);
   next.set(buf.subarray(0, pos));
@@ -167,9 +178,92 @@ function string(s: string): void {
 
 let keys: string[] = [];
 let keyIndex = new Map<string, number>();
-/** Map keys compare by type and value (SameValueZero): the string '1' and the number 1 stay apart. */
+/**
+ * Values, deduplicated through an open-addressing hash table of value indices (linear probing,
+ * load ≤ 1/2) rather than a Map: a tile with a million distinct values needs ~12 bytes per value
+ * on top of the `values` array here, against ~40–60 in a Map. Equality is `===` (the string '1'
+ * and the number 1 stay apart), NaN has its own slot.
+ */
 let values: Value[] = [];
-let valueIndex = new Map<Value, number>();
+let valueHashes = new Int32Array(1024);
+let table = new Int32Array(1024).fill(-1);
+let nanIndex = -1;
+const f64 = new Float64Array(1);
+const i32 = new Int32Array(f64.buffer);
+
+/** A 32-bit hash of a value (FNV-1a over UTF-16 units for strings, mixed bits for numbers). */
+function hashValue(v: Value): number {
+  if (typeof v === 'string') {
+    let h = 0x811c9dc5 | 0;
+    for (let i = 0; i < v.length; i++) h = Math.imul(h ^ v.charCodeAt(i), 16777619);
+    return h;
+  }
+  if (typeof v === 'boolean') return v ? 0x5bd1e995 : 0x27d4eb2f;
+  if ((v | 0) === v) return Math.imul(v ^ 0x3c6ef372, 0x9e3779b1) ^ 0x1234567;
+  f64[0] = v;
+  return Math.imul(i32[0] ^ Math.imul(i32[1], 0x85ebca6b), 0xc2b2ae35) ^ 0x7654321;
+}
+
+/** Index of `v` in `values`, adding it when new. */
+function valueIndexOf(v: Value): number {
+  if (v !== v) {
+    if (nanIndex < 0) {
+      nanIndex = values.push(v) - 1;
+      if (valueHashes.length < values.length) growHashes();
+      valueHashes[nanIndex] = 0;
+      dictBytes += 11;
+    }
+    return nanIndex;
+  }
+  const h = hashValue(v);
+  const mask = table.length - 1;
+  let slot = h & mask;
+  for (;;) {
+    const i = table[slot];
+    if (i < 0) break;
+    if (valueHashes[i] === h && values[i] === v) return i;
+    slot = (slot + 1) & mask;
+  }
+  const index = values.push(v) - 1;
+  if (valueHashes.length < values.length) growHashes();
+  valueHashes[index] = h;
+  table[slot] = index;
+  dictBytes += typeof v === 'string' ? v.length + 4 : 11;
+  if (values.length * 2 > table.length) rehash(table.length * 2);
+  return index;
+}
+
+function growHashes(): void {
+  const next = new Int32Array(valueHashes.length * 2);
+  next.set(valueHashes);
+  valueHashes = next;
+}
+
+function rehash(size: number): void {
+  table = new Int32Array(size).fill(-1);
+  const mask = size - 1;
+  for (let i = 0; i < values.length; i++) {
+    if (i === nanIndex) continue;
+    let slot = valueHashes[i] & mask;
+    while (table[slot] >= 0) slot = (slot + 1) & mask;
+    table[slot] = i;
+  }
+}
+
+/** Removes the last value added (values are removed in reverse order of adding only, which keeps every probe chain intact). */
+function popValue(): void {
+  const i = values.length - 1;
+  const v = values.pop()!;
+  if (i === nanIndex) {
+    nanIndex = -1;
+    return;
+  }
+  const mask = table.length - 1;
+  let slot = valueHashes[i] & mask;
+  while (table[slot] !== i) slot = (slot + 1) & mask;
+  table[slot] = -1;
+  dictBytes -= typeof v === 'string' ? v.length + 4 : 11;
+}
 /**
  * The key seen at each property position of the previous feature, and its index: features
  * usually list the same keys in the same order, and comparing interned strings is cheaper than
@@ -181,8 +275,24 @@ let recentKeyIndex: number[] = [];
 function resetDictionaries(): void {
   keys = [];
   keyIndex = new Map();
+  // Tables up to 64K slots (256 KB) are kept for the next layer (clearing is cheaper than
+  // growing through several rehashes again); bigger ones are dropped.
+  if (table.length > 1 << 16) {
+    table = new Int32Array(1 << 16).fill(-1);
+    valueHashes = new Int32Array(1 << 15);
+  } else if (values.length * 8 < table.length) {
+    // few values in a big table: clear just their slots
+    const mask = table.length - 1;
+    for (let i = 0; i < values.length; i++) {
+      if (i === nanIndex) continue;
+      let slot = valueHashes[i] & mask;
+      while (table[slot] !== i) slot = (slot + 1) & mask;
+      table[slot] = -1;
+    }
+  } else table.fill(-1);
   values = [];
-  valueIndex = new Map();
+  nanIndex = -1;
+  dictBytes = 0;
   recentKeys = [];
   recentKeyIndex = [];
 }
@@ -194,7 +304,7 @@ function rollbackDictionaries(nKeys: number, nValues: number): void {
     recentKeyIndex = [];
   }
   while (keys.length > nKeys) keyIndex.delete(keys.pop()!);
-  while (values.length > nValues) valueIndex.delete(values.pop()!);
+  while (values.length > nValues) popValue();
 }
 
 /** One `Value` message body. */
@@ -396,8 +506,7 @@ function writeFeature(f: VtFeature): void {
         recentKeyIndex[j] = ki;
       }
       j++;
-      let vi = valueIndex.get(v as Value);
-      if (vi === undefined) valueIndex.set(v as Value, (vi = values.push(v as Value) - 1));
+      const vi = valueIndexOf(v as Value);
       ensure(10);
       varint(ki);
       varint(vi);
@@ -425,47 +534,136 @@ function writeFeature(f: VtFeature): void {
  * coordinates for `extent`) as a complete tile. An empty `features` gives a tile with an empty layer.
  */
 export function encodeMvtLayer(name: string, features: readonly VtFeature[], extent: number): Uint8Array {
-  pos = HEAD;
-  resetDictionaries();
+  beginLayer(name, extent);
   try {
-    ensure(16);
-    buf[pos++] = 0x78; // version = 15
-    buf[pos++] = 2;
-    buf[pos++] = 0x0a; // name = 1
-    string(name);
-    ensure(12);
-    buf[pos++] = 0x28; // extent = 5
-    varint(extent);
-
     for (let i = 0; i < features.length; i++) writeFeature(features[i]);
-
-    for (const k of keys) {
-      ensure(1);
-      buf[pos++] = 0x1a; // keys = 3
-      string(k);
-    }
-    for (const v of values) {
-      ensure(2);
-      buf[pos++] = 0x22; // values = 4
-      const mark = reserve(1);
-      writeValue(v);
-      finish(mark, 1);
-    }
-
-    // Tile.layers = 3, written right before the layer so that nothing has to move.
-    const len = pos - HEAD;
-    const headerStart = HEAD - 1 - varintLen(len);
-    const end = pos;
-    pos = headerStart;
-    buf[pos++] = 0x1a;
-    varint(len);
-    return buf.slice(headerStart, end);
+    return endLayer();
   } finally {
-    resetDictionaries();
-    if (buf.length > KEEP_MAX) {
-      buf = new Uint8Array(INITIAL);
-      view = new DataView(buf.buffer);
-    }
-    if (flat.length > KEEP_MAX / 8) flat = new Float64Array(1024);
+    cleanup();
   }
+}
+
+/**
+ * Streaming form of `encodeMvtLayer`, for a producer that cuts features one at a time (mvt.ts
+ * with `cutTile`'s sink), so that no array of cut features is ever held: `write(f, group)` adds a
+ * feature to the front (0), middle (1) or back (2) of the layer — antimeridian copies go first or
+ * last, like geojson-vt's, and are rare, so they are written to small side buffers — and `done`,
+ * the share of the input consumed so far, lets the output buffer grow straight to its projected
+ * size. One layer is written at a time (per thread): `build` must not be re-entered.
+ */
+export function streamMvtLayer(name: string, extent: number, build: (write: (f: VtFeature, group: 0 | 1 | 2, done: number) => void) => void): Uint8Array {
+  beginLayer(name, extent);
+  try {
+    build(streamWrite);
+    return endLayer();
+  } finally {
+    cleanup();
+  }
+}
+
+/** The front and back side buffers of the current layer, and the main buffer while one is active. */
+let sides: [Uint8Array<ArrayBuffer> | null, Uint8Array<ArrayBuffer> | null] = [null, null];
+let sideLengths = [0, 0];
+
+function streamWrite(f: VtFeature, group: 0 | 1 | 2, done: number): void {
+  if (group === 1) {
+    progress = done;
+    writeFeature(f);
+    return;
+  }
+  // Swap the side buffer in, write, swap it out again (the dictionaries are shared).
+  const side = group === 0 ? 0 : 1;
+  const mainBuf = buf;
+  const mainPos = pos;
+  const mainProgress = progress;
+  buf = sides[side] ?? new Uint8Array(1024);
+  view = new DataView(buf.buffer);
+  pos = sideLengths[side];
+  progress = 0;
+  try {
+    writeFeature(f);
+  } finally {
+    sides[side] = buf;
+    sideLengths[side] = pos;
+    buf = mainBuf;
+    view = new DataView(buf.buffer);
+    pos = mainPos;
+    progress = mainProgress;
+  }
+}
+
+/** Where the current layer's features start in `buf` (after its version, name and extent). */
+let featuresStart = 0;
+
+function beginLayer(name: string, extent: number): void {
+  pos = HEAD;
+  progress = 0;
+  sides = [null, null];
+  sideLengths = [0, 0];
+  resetDictionaries();
+  ensure(16);
+  buf[pos++] = 0x78; // version = 15
+  buf[pos++] = 2;
+  buf[pos++] = 0x0a; // name = 1
+  string(name);
+  ensure(12);
+  buf[pos++] = 0x28; // extent = 5
+  varint(extent);
+  featuresStart = pos;
+}
+
+function endLayer(): Uint8Array {
+  progress = 0;
+  // Side buffers (antimeridian copies): the rare case, assembled with one extra copy.
+  const front = sideLengths[0];
+  const back = sideLengths[1];
+  if (front || back) {
+    ensure(front + back);
+    buf.copyWithin(featuresStart + front, featuresStart, pos);
+    if (front) buf.set(sides[0]!.subarray(0, front), featuresStart);
+    pos += front;
+    if (back) buf.set(sides[1]!.subarray(0, back), pos);
+    pos += back;
+  }
+  for (const k of keys) {
+    ensure(1);
+    buf[pos++] = 0x1a; // keys = 3
+    string(k);
+  }
+  for (const v of values) {
+    ensure(2);
+    buf[pos++] = 0x22; // values = 4
+    const mark = reserve(1);
+    writeValue(v);
+    finish(mark, 1);
+  }
+
+  // Tile.layers = 3, written right before the layer so that nothing has to move.
+  const len = pos - HEAD;
+  const headerStart = HEAD - 1 - varintLen(len);
+  const end = pos;
+  pos = headerStart;
+  buf[pos++] = 0x1a;
+  varint(len);
+  if (buf.length > KEEP_MAX) {
+    // A big tile: hand the buffer over instead of copying it (it was grown to about this size),
+    // and start the next layer with a fresh scratch buffer.
+    const out = buf.subarray(headerStart, end);
+    buf = new Uint8Array(INITIAL);
+    view = new DataView(buf.buffer);
+    return out;
+  }
+  return buf.slice(headerStart, end);
+}
+
+function cleanup(): void {
+  resetDictionaries();
+  progress = 0;
+  sides = [null, null];
+  sideLengths = [0, 0];
+  if (buf.length > KEEP_MAX) {
+    buf = new Uint8Array(INITIAL);
+    view = new DataView(buf.buffer);
+  }
+  if (flat.length > KEEP_MAX / 8) flat = new Float64Array(1024);
 }

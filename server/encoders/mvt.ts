@@ -2,7 +2,7 @@ import { BadRequestError } from '../errors.ts';
 import type { Encoder } from '../types.ts';
 import { jsonReplacer } from './json.ts';
 import { cutTile } from './mvt-tile.ts';
-import { encodeMvtLayer } from './mvt-writer.ts';
+import { streamMvtLayer } from './mvt-writer.ts';
 
 /**
  * Simplification tolerance in tile units at the requested zoom (geojson-vt's default): invisible
@@ -34,12 +34,20 @@ export const mvtEncoder: Encoder = {
     if (result.kind !== 'vector') throw new Error(`mvt encoder cannot encode a ${result.kind} result`);
     if (result.features.length === 0) return new Uint8Array(0);
 
-    // The cut features are fresh objects whose `tags` is the caller's properties object: swapping
-    // in adapted tags is safe, and the properties themselves are never mutated.
-    const cut = cutTile(result.features, tile, { extent: ctx.extent, buffer: ctx.buffer, tolerance: TOLERANCE });
-    if (cut.length === 0) return new Uint8Array(0);
-    for (const f of cut) f.tags = mvtTags(f.tags);
-    return encodeMvtLayer(ctx.layerName, cut, ctx.extent);
+    // Cut and written in one stream: each cut feature is written as soon as it is made and then
+    // dropped, so memory stays near the tile's own size however many features it holds. The cut
+    // features are fresh objects whose `tags` is the caller's properties object: swapping in
+    // adapted tags is safe, and the properties themselves are never mutated.
+    let count = 0;
+    const { features } = result;
+    const bytes = streamMvtLayer(ctx.layerName, ctx.extent, (write) =>
+      cutTile(features, tile, { extent: ctx.extent, buffer: ctx.buffer, tolerance: TOLERANCE }, (f, group, done) => {
+        f.tags = mvtTags(f.tags);
+        write(f, group, done);
+        count++;
+      }),
+    );
+    return count === 0 ? new Uint8Array(0) : bytes;
   },
 };
 

@@ -25,7 +25,9 @@
  *     cells hold JSON text (mixed or nested Python objects);
  *   - `valid` (present only when a column has nulls): rows × uint8, 0 = null. NaN floats are null.
  *   - geometry: `offsets` (rows + 1) × uint32 into `data`, the concatenated WKB (ISO or EWKB,
- *     2-D or 3-D) of each row; an empty slice is a null geometry.
+ *     2-D or 3-D) of each row; an empty slice is a null geometry. Or, when every geometry is a
+ *     Point (or null/empty), `{t:'points', dims, data, valid?}`: rows × dims (2 or 3) float64
+ *     coordinates, `valid` rows × uint8 (0 = null/empty) when any is missing.
  */
 import type { Feature, FeatureCollection, Geometry, Position } from 'geojson';
 import { html, raster, table } from '../define.ts';
@@ -216,6 +218,7 @@ export function decodeResult(frame: Frame): unknown {
       return table(readRows(frame, r.columns, r.rows), (r.columns as ColumnDesc[]).map((c) => c.name));
     case 'features': {
       const props = readRows(frame, r.columns, r.rows);
+      if (r.geometry.t === 'points') return pointFeatures(frame, r.geometry, props, r.rows);
       const offs = buffer(frame, r.geometry.offsets, Uint32Array);
       const wkb = bytes(frame, r.geometry.data);
       const features: Feature<Geometry | null>[] = new Array(r.rows);
@@ -230,6 +233,28 @@ export function decodeResult(frame: Frame): unknown {
     default:
       throw new TypeError(`unknown result descriptor ${JSON.stringify(r.t)}`);
   }
+}
+
+/**
+ * An all-points geometry column sent as coordinates (`{t:'points', dims, data, valid?}`: rows ×
+ * dims float64, x y [z]; `valid` 0 = null or empty point): Points straight from the array, no
+ * WKB. A NaN z (a 2-D point in a 3-D column) is left out of the position.
+ */
+function pointFeatures(frame: Frame, g: { dims: number; data: number; valid?: number }, props: Record<string, unknown>[], rows: number): FeatureCollection<Geometry | null> {
+  const xyz = buffer(frame, g.data, Float64Array);
+  const valid = g.valid !== undefined ? bytes(frame, g.valid) : null;
+  const dims = g.dims;
+  if ((dims !== 2 && dims !== 3) || xyz.length !== rows * dims) throw new TypeError(`bad point column: ${xyz.length} values for ${rows} rows of ${dims}`);
+  const features: Feature<Geometry | null>[] = new Array(rows);
+  for (let i = 0, j = 0; i < rows; i++, j += dims) {
+    let geometry: Geometry | null = null;
+    if (!valid || valid[i]) {
+      const z = dims === 3 ? xyz[j + 2] : NaN;
+      geometry = { type: 'Point', coordinates: z === z ? [xyz[j], xyz[j + 1], z] : [xyz[j], xyz[j + 1]] };
+    }
+    features[i] = { type: 'Feature', geometry, properties: props[i] };
+  }
+  return { type: 'FeatureCollection', features };
 }
 
 /** Parses one WKB geometry (ISO or PostGIS EWKB flags, 2-D / Z / M / ZM) into GeoJSON. */

@@ -1,0 +1,36 @@
+/**
+ * The speed goals of issue 13, checked against this run's ratios: sections record what they
+ * measured (`recordGoal`) and run.ts prints the summary at the top of BENCHMARKS.md, with what
+ * stands in the way of each goal that is not met (from profiles: `node --cpu-prof`).
+ */
+export interface GoalResult {
+  goal: string;
+  measured: string;
+  /** null: not measured in this run (skipped). */
+  met: boolean | null;
+  /** Shown when not met: what stands in the way, from the profile. */
+  obstacle?: string;
+}
+
+const results: GoalResult[] = [];
+
+export function recordGoal(r: GoalResult): void {
+  results.push(r);
+}
+
+export function goalsMarkdown(): string {
+  const mark = (m: boolean | null) => (m === null ? 'not measured' : m ? '**met**' : '**not met**');
+  const lines = [
+    '## Goals (issue 13), this run',
+    '',
+    '| goal | measured | status |',
+    '|---|---|---|',
+    ...results.map((r) => `| ${r.goal} | ${r.measured} | ${mark(r.met)} |`),
+  ];
+  const blocked = results.filter((r) => r.met === false && r.obstacle);
+  if (blocked.length) {
+    lines.push('', 'What stands in the way of the goals not met:', '');
+    for (const r of blocked) lines.push(`- **${r.goal}** — ${r.obstacle}`);
+  }
+  return lines.join('\n');
+}
