@@ -1,7 +1,16 @@
 #!/usr/bin/env node
-// Registers tsx so the server and users' TypeScript UDFs load without a build step.
-import { register } from 'tsx/esm/api';
+// The CLI. An installed package runs the compiled JavaScript in dist/ (tsx is then used only
+// to import users' TypeScript UDFs). A checkout of the repository, which has the TypeScript
+// sources, runs them through tsx so `npm start` and the tests never need a build first.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../server/node/cli.ts');
+const source = new URL('../server/node/cli.ts', import.meta.url);
+let main;
+if (existsSync(source) && !process.env.TILESMITH_USE_DIST) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import(source.href));
+} else {
+  ({ main } = await import('../dist/server/node/cli.js'));
+}
 await main(process.argv.slice(2));

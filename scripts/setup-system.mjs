@@ -4,9 +4,11 @@
  * the example pages), QGIS (rendering tests) and the scientific Python stack (Python UDFs).
  *
  * Idempotent and fast: one `dpkg-query` call decides; apt runs only when something is
- * missing (one `apt-get update`, one `apt-get install`). It never fails `npm test`: on a
- * non-Debian system, with CI_SKIP_APT set, without root, or when apt fails, it prints a loud
- * notice and exits 0, and the affected tests skip themselves with their own loud reason.
+ * missing (one `apt-get update`, one `apt-get install`). When apt-get fails, or packages are
+ * still missing after it, it exits 1 and `npm test` stops: a half-provisioned machine would
+ * only turn into skipped (locally) or failed (CI) suites later. On a developer machine that
+ * cannot install (not Debian, CI_SKIP_APT set, not root) it prints a loud notice and exits 0,
+ * and the affected tests skip with their own loud reason; with CI set, that is a failure too.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,21 +28,25 @@ const PACKAGES = [
   'python3-xarray', // DataArray results
   'python3-pil', // PNG/JPEG bytes, PIL images; reads gif back
   'python3-openpyxl', // reads excel (xlsx) back
-  'gdal-bin', // gdalinfo reads GeoTIFF (tif) back
+  'gdal-bin', // gdalinfo reads GeoTIFF (tif) back; gdalinfo/ogrinfo read the OGC API – Tiles endpoints in test/ogc.test.ts
 ];
+
+/** CI (any value but false/0): every suite must run, so not being able to install is an error. */
+const onCi = !!process.env.CI && !['false', '0'].includes(process.env.CI.toLowerCase());
+
+/** Can't install here: a notice on a developer machine, a failure on CI. */
+function cannotInstall(message) {
+  loud(message);
+  process.exit(onCi ? 1 : 0);
+}
 
 function loud(message) {
   const bar = '!'.repeat(78);
   console.warn(`\n${bar}\n!!! setup-system: ${message}\n${bar}\n`);
 }
 
-if (process.env.CI_SKIP_APT) {
-  loud('CI_SKIP_APT is set: not installing Debian packages. Browser/QGIS/Python tests skip if their tools are missing.');
-  process.exit(0);
-}
 if (process.platform !== 'linux' || !existsSync('/etc/debian_version') || !existsSync('/usr/bin/dpkg-query')) {
-  loud(`not a Debian system (${process.platform}): install ${PACKAGES.join(', ')} yourself, or the tests that need them skip.`);
-  process.exit(0);
+  cannotInstall(`not a Debian system (${process.platform}): install ${PACKAGES.join(', ')} yourself, or the tests that need them skip (and fail on CI).`);
 }
 
 /** Packages not installed, from a single dpkg-query call (missing ones print no "installed" line). */
@@ -61,11 +67,14 @@ if (missing.length === 0) {
   process.exit(0);
 }
 
+if (process.env.CI_SKIP_APT) {
+  cannotInstall(`CI_SKIP_APT is set: not installing ${missing.join(', ')}. The tests that need them skip (and fail on CI).`);
+}
+
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const sudo = !isRoot && spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : null;
 if (!isRoot && !sudo) {
-  loud(`missing ${missing.join(', ')} and not root (no passwordless sudo): run\n!!!   sudo apt-get install -y ${missing.join(' ')}\n!!! Continuing: the tests that need them will skip.`);
-  process.exit(0);
+  cannotInstall(`missing ${missing.join(', ')} and not root (no passwordless sudo): run\n!!!   sudo apt-get install -y ${missing.join(' ')}\n!!! ${onCi ? 'CI is set: failing.' : 'Continuing: the tests that need them will skip.'}`);
 }
 
 function run(cmd, args) {
@@ -77,9 +86,12 @@ function run(cmd, args) {
 
 console.log(`setup-system: installing ${missing.join(', ')}`);
 if (!run('apt-get', ['update']) || !run('apt-get', ['install', '-y', ...missing])) {
-  loud(`apt-get failed while installing ${missing.join(', ')}. Continuing: the tests that need them will skip.`);
-  process.exit(0);
+  loud(`apt-get failed while installing ${missing.join(', ')}: stopping (the suites that need them could not run).`);
+  process.exit(1);
 }
 const still = missingPackages();
-if (still.length) loud(`still missing after apt-get: ${still.join(', ')}`);
-else console.log('setup-system: done.');
+if (still.length) {
+  loud(`still missing after apt-get: ${still.join(', ')}`);
+  process.exit(1);
+}
+console.log('setup-system: done.');

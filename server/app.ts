@@ -5,6 +5,7 @@ import { errorResponse, hasCommonHeaders, setCommonHeaders, type CommonHeaders }
 import type { Admission } from './compute/admission.ts';
 import { computeUdf, insightKey, learn, type UdfInsight } from './routes/serve-result.ts';
 import { createUdfRoutes } from './routes/udf-routes.ts';
+import { createStandardsRoutes } from './routes/standards.ts';
 import { tileToBounds } from './tiling/bounds.ts';
 import type { LoadedUdf, ResultCache, ResultKind } from './types.ts';
 
@@ -154,6 +155,7 @@ export function createApp(options: AppOptions): Hono {
 
   const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind, log, dev: errorOpts.dev };
   for (const make of options.extraRoutes ?? []) app.route('/', make(helpers));
+  app.route('/', createStandardsRoutes({ ...helpers, maxZoom: options.maxZoom ?? 30, encoders: options.encoders, dispatch: (req) => app.fetch(req) }));
   app.route(
     '/',
     createUdfRoutes({

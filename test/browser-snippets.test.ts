@@ -14,11 +14,12 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
+import { cannotRun } from './helpers/skip.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '..');
 const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`\n!!! SKIPPING snippet tests: ${CHROMIUM} is missing (node scripts/setup-system.mjs as root installs it).\n`);
+if (!haveChromium) cannotRun('snippet tests', `${CHROMIUM} is missing (node scripts/setup-system.mjs as root installs it).`);
 
 /** The code blocks of README.md marked `<!-- snippet: NAME -->`. */
 function snippets(): Record<string, string> {

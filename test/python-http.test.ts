@@ -12,11 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
 import { tileToBounds } from '../server/tiling/bounds.ts';
 import { findPython } from '../server/udf/python/interpreter.ts';
+import { cannotRun } from './helpers/skip.ts';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../examples/udfs');
 const probe = await findPython();
 if (!probe.python) {
-  console.warn(`\n${'!'.repeat(90)}\n!! SKIPPING the Python HTTP tests: no Python that can import numpy and pandas (tried: ${probe.tried.join(' | ')})\n${'!'.repeat(90)}\n`);
+  cannotRun('the Python HTTP tests', `no Python that can import numpy and pandas (tried: ${probe.tried.join(' | ')})`);
 }
 
 describe.skipIf(!probe.python)('Python UDFs over HTTP', () => {

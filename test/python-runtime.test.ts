@@ -13,14 +13,14 @@ import { TilesmithError } from '../server/errors.ts';
 import type { LoadedUdf, RasterData, TableData, UdfCall, UdfLoader } from '../server/types.ts';
 import { findPython } from '../server/udf/python/interpreter.ts';
 import { createPythonLoader } from '../server/udf/python/loader.ts';
+import { cannotRun } from './helpers/skip.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/udfs/', import.meta.url));
 const probe = await findPython();
 if (!probe.python) {
-  console.warn(
-    `\n${'!'.repeat(100)}\n!! SKIPPING the Python runtime tests: no Python that can import numpy and pandas was found.\n` +
-      `!! Install Debian's python3-numpy python3-pandas python3-geopandas (scripts/setup-system.mjs) or set TILESMITH_PYTHON.\n` +
-      `!! Tried: ${probe.tried.join(' | ')}\n${'!'.repeat(100)}\n`,
+  cannotRun(
+    'the Python runtime tests',
+    `no Python that can import numpy and pandas was found. Install Debian's python3-numpy python3-pandas python3-geopandas (scripts/setup-system.mjs) or set TILESMITH_PYTHON. Tried: ${probe.tried.join(' | ')}`,
   );
 }
 

@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qgisRasterUri, qgisVectorTileUri } from '../client/qgis.ts';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
+import { cannotRun } from './helpers/skip.ts';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = resolve(import.meta.dirname, 'qgis/render.py');
@@ -30,7 +31,7 @@ function haveQgis(): boolean {
   }
 }
 const QGIS = haveQgis();
-if (!QGIS) console.warn('\n!!! SKIPPING QGIS tests: python3-qgis is not installed. Run `node scripts/setup-system.mjs` as root (apt-get install python3-qgis qgis-providers).\n');
+if (!QGIS) cannotRun('QGIS tests', 'python3-qgis is not installed. Run `node scripts/setup-system.mjs` as root (apt-get install python3-qgis qgis-providers).');
 
 interface LayerResult {
   valid: boolean;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hashes } from './hash.ts';
 import type { TileCoord } from '../types.ts';
 
 /** Everything that makes two results differ. */
@@ -43,7 +43,7 @@ export function cacheKey(parts: CacheKeyParts): string {
     [KEY_VERSION, parts.udf, parts.codeHash, tile && [tile.z, tile.x, tile.y], parts.bounds ?? null, parts.format, parts.tileSize, parts.params],
     new Set(),
   );
-  const hash = createHash('sha256').update(canonical).digest('hex');
+  const hash = hashes.sha256Hex(canonical);
   return tile ? `${parts.udf}/${tile.z}/${tile.x}/${tile.y}/${hash}` : `${parts.udf}/${hash}`;
 }
 
@@ -91,5 +91,5 @@ function encode(value: unknown, ancestors: Set<object>): string {
  * etagFor(new TextEncoder().encode('hello')) // → '"qvTGHdzF6KLavt4PO0gs2a6pQ00"'
  */
 export function etagFor(body: Uint8Array): string {
-  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+  return `"${hashes.sha1Base64url(body)}"`;
 }

@@ -12,6 +12,7 @@ import { parseDuration } from '../params/duration.ts';
 import { createRegistry, type UdfRegistry } from '../udf/registry.ts';
 import { createTsLoader } from '../udf/ts-runtime.ts';
 import type { ResultCache, UdfLoader } from '../types.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 
 export interface ServerOptions {
   /** Folder of UDF files. */
@@ -152,7 +153,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const extraRoutes: Array<(h: AppHelpers) => Hono> = [];
   const createClientRoutes = await optional('../routes/clients.ts', (m) => m.createClientRoutes);
-  if (createClientRoutes) extraRoutes.push((h) => createClientRoutes({ ...h, examplesDir: resolve(import.meta.dirname, '../../examples') }));
+  if (createClientRoutes) extraRoutes.push((h) => createClientRoutes({ ...h, examplesDir: resolve(PACKAGE_ROOT, 'examples') }));
 
   const app = createApp({
     registry,

@@ -169,7 +169,7 @@ export function renderIndexPage(input: { server: string; udfs: PageUdf[]; exampl
     mapable.length ? `<link rel="stylesheet" href="/vendor/maplibre-gl/maplibre-gl.css">\n<style>${INDEX_MAP_CSS}</style>` : '',
     `<main class="index">
 <h1>tilesmith</h1>
-<p>Serving ${input.udfs.length} UDF${input.udfs.length === 1 ? '' : 's'} at <code>${escapeHtml(input.server)}</code>. Catalog: <a href="/udfs">/udfs</a>.</p>
+<p>Serving ${input.udfs.length} UDF${input.udfs.length === 1 ? '' : 's'} at <code>${escapeHtml(input.server)}</code>. Catalog: <a href="/udfs">/udfs</a>. API description: <a href="/openapi.json">OpenAPI</a>. OGC API – Tiles: <a href="/ogc">/ogc</a>; WMTS: <a href="/wmts/1.0.0/WMTSCapabilities.xml">capabilities</a>.</p>
 ${map}
 <table class="udfs">
 <thead><tr><th>UDF</th><th>kind</th><th>language</th><th>description</th><th>parameters</th><th>links</th></tr></thead>

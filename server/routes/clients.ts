@@ -32,7 +32,8 @@ export interface ClientRouteDeps {
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const CLIENT_ENTRY = resolve(HERE, '../../client/browser.ts');
+// From source this is browser.ts; in the build, its compiled browser.js next to it.
+const CLIENT_ENTRY = resolve(HERE, import.meta.url.endsWith('.ts') ? '../../client/browser.ts' : '../../client/browser.js');
 const PAGES_DIR = resolve(HERE, '../pages');
 const UDF_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -59,13 +60,12 @@ function packageDir(pkg: string): string | undefined {
  * instead of a directory mapping, so no request can read anything else from disk.
  */
 const VENDOR: Record<string, [string, string]> = {
-  'deck.gl/dist.min.js': ['deck.gl', 'dist.min.js'],
   'maplibre-gl/maplibre-gl.mjs': ['maplibre-gl', 'dist/maplibre-gl.mjs'],
   // MapLibre 6 starts its worker from `new URL('./maplibre-gl-worker.mjs', import.meta.url)`.
   'maplibre-gl/maplibre-gl-worker.mjs': ['maplibre-gl', 'dist/maplibre-gl-worker.mjs'],
   'maplibre-gl/maplibre-gl-shared.mjs': ['maplibre-gl', 'dist/maplibre-gl-shared.mjs'],
   'maplibre-gl/maplibre-gl.css': ['maplibre-gl', 'dist/maplibre-gl.css'],
-  // deck.gl's UMD bundle leaves h3-js out and reads a global `h3` (H3HexagonLayer).
+  // The h3 example page loads h3-js itself (its own UDF cell ids are computed with it).
   'h3-js/h3-js.umd.js': ['h3-js', 'dist/h3-js.umd.js'],
   'leaflet/leaflet.js': ['leaflet', 'dist/leaflet.js'],
   'leaflet/leaflet.css': ['leaflet', 'dist/leaflet.css'],
@@ -77,6 +77,40 @@ const VENDOR: Record<string, [string, string]> = {
   'protomaps-leaflet/protomaps-leaflet.js': ['protomaps-leaflet', 'dist/protomaps-leaflet.js'],
   // deck.gl's MVTLayer parses only in this worker, which loaders.gl would fetch from unpkg.com.
   'loaders.gl/mvt-worker.js': ['@loaders.gl/mvt', 'dist/mvt-worker.js'],
+};
+
+/**
+ * Vendor files built on first request (then kept in memory) instead of read from a package.
+ * `deck.gl/dist.min.js`: the scoped `@deck.gl/{core,layers,geo-layers}` modules bundled by
+ * esbuild into one script with a global `deck`, as the umbrella `deck.gl` package's UMD file
+ * was. The umbrella is not a dependency: it pulls in `@arcgis/core` and `@esri/*` (240 MB)
+ * and a usage-statistics install script. Only the example pages use it; without the optional
+ * peer dependencies installed this answers 404 saying what to install.
+ */
+const BUILT_VENDOR: Record<string, { packages: string[]; build(): Promise<Uint8Array<ArrayBuffer>> }> = {
+  'deck.gl/dist.min.js': {
+    packages: ['@deck.gl/core', '@deck.gl/layers', '@deck.gl/geo-layers'],
+    async build() {
+      const esbuild = await import('esbuild');
+      const result = await esbuild.build({
+        stdin: {
+          contents: "export * from '@deck.gl/core';\nexport * from '@deck.gl/layers';\nexport * from '@deck.gl/geo-layers';\n",
+          resolveDir: HERE,
+          loader: 'js',
+        },
+        bundle: true,
+        format: 'iife',
+        globalName: 'deck',
+        platform: 'browser',
+        target: 'es2020',
+        minify: true,
+        write: false,
+        legalComments: 'none',
+        logLevel: 'silent',
+      });
+      return new Uint8Array(result.outputFiles[0].contents);
+    },
+  },
 };
 
 /** Static helper files of the pages themselves (`/pages/*`). */
@@ -281,19 +315,33 @@ export function createClientRoutes(deps: ClientRouteDeps): Hono {
   });
 
   const vendorCache = new Map<string, Uint8Array<ArrayBuffer>>();
+  const vendorBuilds = new Map<string, Promise<Uint8Array<ArrayBuffer>>>();
   app.get('/vendor/*', async (c) => {
     const key = c.req.path.replace(/^\/vendor\//, '');
     const entry = Object.hasOwn(VENDOR, key) ? VENDOR[key] : undefined;
-    if (!entry) throw new NotFoundError(`No vendor file '${key.slice(0, 100)}'. Served: ${Object.keys(VENDOR).join(', ')}.`);
+    const built = Object.hasOwn(BUILT_VENDOR, key) ? BUILT_VENDOR[key] : undefined;
+    if (!entry && !built) throw new NotFoundError(`No vendor file '${key.slice(0, 100)}'. Served: ${[...Object.keys(VENDOR), ...Object.keys(BUILT_VENDOR)].join(', ')}.`);
     let body = vendorCache.get(key);
-    if (!body) {
+    if (!body && built) {
+      const missing = built.packages.filter((p) => !packageDir(p));
+      if (missing.length) throw new NotFoundError(`/vendor/${key} is built from ${built.packages.join(', ')}; install ${missing.join(' ')} (optional peer dependencies of tilesmith) to serve it.`);
+      let pending = vendorBuilds.get(key);
+      if (!pending) {
+        pending = built.build();
+        vendorBuilds.set(key, pending);
+        pending.catch(() => vendorBuilds.delete(key)); // a later request retries
+      }
+      body = await pending;
+      vendorCache.set(key, body);
+    }
+    if (!body && entry) {
       const dir = packageDir(entry[0]);
       if (!dir) throw new NotFoundError(`The package ${entry[0]} is not installed, so /vendor/${key} is unavailable.`);
       body = new Uint8Array(readFileSync(join(dir, entry[1])));
       vendorCache.set(key, body);
     }
     // Versioned by the installed package: a day of caching is safe and keeps reloads fast.
-    return c.body(body, 200, { 'Content-Type': mediaTypeOf(key), 'Cache-Control': 'public, max-age=86400' });
+    return c.body(body!, 200, { 'Content-Type': mediaTypeOf(key), 'Cache-Control': 'public, max-age=86400' });
   });
 
   app.get('/pages/:file', async (c) => {

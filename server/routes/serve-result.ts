@@ -7,7 +7,7 @@ import { BadRequestError, NotFoundError, UdfLoadError } from '../errors.ts';
 import { resultResponse } from '../http/response.ts';
 import { coerceParams, parseRequestOptions, type RequestOptions } from '../params/coerce.ts';
 import { parseDuration } from '../params/duration.ts';
-import { UDF_NAME } from '../udf/registry.ts';
+import { UDF_NAME } from '../udf/name.ts';
 import type { Bounds, CacheEntry, ComputedResult, EncodeRequest, LoadedUdf, NormalizedResult, ResultCache, TileCoord, UdfCall } from '../types.ts';
 
 /** What the app knows about each UDF from its runs (result kind and vector fields). */

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import { BadRequestError } from '../errors.ts';
+import { BadRequestError, NotFoundError } from '../errors.ts';
 import { scrubMessage } from '../http/response.ts';
 import { parseBounds, parseTile, tileToBounds } from '../tiling/bounds.ts';
 import type { Bounds, LoadedUdf, ResultKind, TileCoord } from '../types.ts';
@@ -22,8 +22,18 @@ function splitExtension(segment: string): [string, string | undefined] {
   return dot < 0 ? [segment, undefined] : [segment.slice(0, dot), segment.slice(dot + 1)];
 }
 
+/**
+ * The zooms a UDF's tiles exist at: its declared `minzoom`/`maxzoom`, within the server's
+ * `--max-zoom`. Tile routes answer 404 outside it and TileJSON advertises exactly it, so a
+ * client that reads TileJSON never asks for a tile that is not there.
+ */
+export function zoomRange(udf: LoadedUdf, serverMaxZoom: number): { minzoom: number; maxzoom: number } {
+  const maxzoom = Math.min(udf.options.maxzoom ?? serverMaxZoom, serverMaxZoom);
+  return { minzoom: Math.min(udf.options.minzoom ?? 0, maxzoom), maxzoom };
+}
+
 /** Public description of a UDF, shared by the catalog and TileJSON. */
-export function describeUdf(udf: LoadedUdf, base: string, deps: Pick<UdfRouteDeps, 'insights' | 'dev'>) {
+export function describeUdf(udf: LoadedUdf, base: string, deps: Pick<UdfRouteDeps, 'insights' | 'dev' | 'maxZoom'>) {
   const root = `${base}/udf/${udf.name}`;
   return {
     name: udf.name,
@@ -32,8 +42,7 @@ export function describeUdf(udf: LoadedUdf, base: string, deps: Pick<UdfRouteDep
     description: udf.options.description ?? null,
     params: udf.params,
     cacheMaxAge: udf.options.cacheMaxAge ?? '90d',
-    minzoom: udf.options.minzoom ?? 0,
-    maxzoom: udf.options.maxzoom ?? 22,
+    ...zoomRange(udf, deps.maxZoom),
     bounds: udf.options.bounds ?? WORLD,
     urls: {
       tiles: `${root}/tiles/{z}/{x}/{y}`,
@@ -67,6 +76,13 @@ export function createUdfRoutes(deps: UdfRouteDeps): Hono {
     const udf = requireUdf(deps, c.req.param('name'));
     const [y, extension] = splitExtension(c.req.param('y'));
     const tile: TileCoord = parseTile(c.req.param('z'), c.req.param('x'), y, deps.maxZoom);
+    // Like Martin: a zoom outside the UDF's range is a tile that does not exist (404 with a
+    // sentence), not a malformed request (400) and not an empty tile (204), so a client
+    // that ignores TileJSON learns why nothing draws.
+    const { minzoom, maxzoom } = zoomRange(udf, deps.maxZoom);
+    if (tile.z < minzoom || tile.z > maxzoom) {
+      throw new NotFoundError(`Zoom level ${tile.z} is out of range for UDF '${udf.name}': its tiles exist at zooms ${minzoom} to ${maxzoom} (see its TileJSON).`, 'not_found');
+    }
     return serveResult(c, deps, { udf, mode: 'tile', tile, bounds: tileToBounds(tile), extension });
   };
   app.get('/udf/:name/tiles/:z/:x/:y', tileHandler);

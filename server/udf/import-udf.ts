@@ -3,7 +3,9 @@
  * only; used by the compute threads and by the in-process TypeScript runtime.
  */
 import Module, { register } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT } from '../node/package-root.ts';
 
 let resolveHookRegistered = false;
 /** Lets UDF files import 'tilesmith' even when their folder has no node_modules with it. */
@@ -15,8 +17,8 @@ function registerResolveHook(): void {
   // require() does not go through ESM hooks: give it the same fallback.
   const M = Module as unknown as { _resolveFilename: (req: string, parent: unknown, ...rest: unknown[]) => string };
   const original = M._resolveFilename;
-  const selfParent = { id: 'tilesmith', filename: fileURLToPath(new URL('../../package.json', import.meta.url)), paths: [] as string[] };
-  selfParent.paths = (Module as any)._nodeModulePaths(fileURLToPath(new URL('../..', import.meta.url)));
+  const selfParent = { id: 'tilesmith', filename: join(PACKAGE_ROOT, 'package.json'), paths: [] as string[] };
+  selfParent.paths = (Module as any)._nodeModulePaths(PACKAGE_ROOT);
   M._resolveFilename = function (request, parent, ...rest) {
     try {
       return original.call(this, request, parent, ...rest);

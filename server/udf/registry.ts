@@ -3,8 +3,9 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LoadedUdf, UdfLoader } from '../types.ts';
 
-/** UDF names are URL path segments and cache-key parts: keep them boring. */
-export const UDF_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+import { UDF_NAME } from './name.ts';
+
+export { UDF_NAME };
 
 export interface UdfRegistry {
   get(name: string): LoadedUdf | undefined;

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import type { Browser } from 'playwright-core';
+import { cannotRun } from './skip.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const haveChromium = existsSync(CHROMIUM);
@@ -12,7 +13,7 @@ export const haveChromium = existsSync(CHROMIUM);
 /** Prints the loud reason a suite skips when chromium is missing. */
 export function warnIfNoChromium(what: string): void {
   if (!haveChromium) {
-    console.warn(`\n!!! SKIPPING ${what}: ${CHROMIUM} is missing. Run \`node scripts/setup-system.mjs\` as root (apt-get install chromium).\n`);
+    cannotRun(what, `${CHROMIUM} is missing. Run \`node scripts/setup-system.mjs\` as root (apt-get install chromium).`);
   }
 }
 
