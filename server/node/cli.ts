@@ -6,6 +6,9 @@ const HELP = `tilesmith — serve map UDFs as cached tiles, files and metadata
 
 Usage:
   tilesmith serve DIR [options]
+  tilesmith build DIR --target workers|deno|bun [--out DIST] [--origin URL]
+                                           bundle the TypeScript UDFs for an edge runtime
+                                           (tilesmith build --help for the rest)
   tilesmith doctor [DIR] [--python PATH]   list, per Python UDF, the modules the interpreter
                                            cannot import and the Debian/pip package for each
                                            (exit code 1 when any is missing)
@@ -68,6 +71,11 @@ function choice<T extends string>(name: string, v: string | undefined, allowed: 
 
 /** Entry point of the `tilesmith` command. */
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'build') {
+    const { runBuildCli } = await import('./build.ts');
+    process.exitCode = await runBuildCli(argv.slice(1));
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs({
