@@ -8,6 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchCachedHit } from './cached-hit.ts';
 import { benchColdMvt } from './cold-mvt.ts';
+import { benchEdgeHits, benchPortablePng } from './edge.ts';
 import { benchIsolation } from './isolation.ts';
 import { BENCH_TILE } from './fixtures.ts';
 import { benchPython } from './python-roundtrip.ts';
@@ -58,6 +59,10 @@ async function main() {
   }
   console.error('bench: 3. Python round trips');
   sections.push(await benchPython({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 30, maxMsPerRound: 1500 }));
+
+  console.error('bench: edge (portable PNG vs sharp; workerd and Bun cached hits vs Node)');
+  sections.push(await benchPortablePng({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 20 }));
+  sections.push(await benchEdgeHits({ rounds: quick ? 2 : 5, requests: quick ? 300 : 2000, concurrency: 8, maxMsPerRound: 3000 }));
 
   const md = `${header(started, (performance.now() - t0) / 1000, load)}\n\n${sections.join('\n\n')}\n`;
   writeFileSync(OUT, md);
