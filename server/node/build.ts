@@ -77,7 +77,10 @@ function entrySource(o: BuildOptions, udfs: { name: string; path: string; codeHa
   udfs.forEach((u, i) => lines.push(`import * as udf${i} from ${JSON.stringify(u.path)};`));
   // A .ts module compiled as CommonJS by a UDF's own tooling may nest the default once more.
   lines.push('const def = (m) => (m.default && m.default.default && typeof m.default.run !== "function" ? m.default.default : m.default);');
-  lines.push(`const app = createEdgeApp(${JSON.stringify({ target: o.target, origin: o.origin, publicUrl: o.publicUrl, dev: o.dev, originUdfs: proxied }).slice(0, -1)}, udfs: [`);
+  // Deno and Bun read ORIGIN from the process environment; Workers get it as env.ORIGIN per request.
+  const envOrigin = { workers: 'undefined', deno: 'Deno.env.get("ORIGIN")', bun: 'Bun.env.ORIGIN' }[o.target];
+  lines.push(`const origin = ${JSON.stringify(o.origin ?? null)} ?? ${envOrigin} ?? undefined;`);
+  lines.push(`const app = createEdgeApp(${JSON.stringify({ target: o.target, publicUrl: o.publicUrl, dev: o.dev, originUdfs: proxied }).slice(0, -1)}, origin, udfs: [`);
   udfs.forEach((u, i) =>
     lines.push(`  { name: ${JSON.stringify(u.name)}, source: ${JSON.stringify(relative(dir, u.path))}, codeHash: ${JSON.stringify(u.codeHash)}, def: def(udf${i}) },`),
   );
