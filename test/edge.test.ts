@@ -289,3 +289,42 @@ for (const target of ['deno', 'bun'] as const) {
     }
   });
 }
+
+describe('the Node CLI under Bun (bun bin/tilesmith.js serve)', () => {
+  let child: ChildProcess;
+  let url: string;
+  let output = '';
+  beforeAll(async () => {
+    const port = await freePort();
+    child = spawn(BIN('bun'), [path.join(ROOT, 'bin/tilesmith.js'), 'serve', FIXTURES, '--port', String(port), '--host', '127.0.0.1', '--no-disk-cache', '--workers', '1', '--threads', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 300; i++) {
+      if (child.exitCode !== null) throw new Error(`bun exited (${child.exitCode}): ${output}`);
+      if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`tilesmith serve under bun did not start: ${output}`);
+  }, 60_000);
+  afterAll(() => {
+    child?.kill();
+  });
+
+  it('serves TypeScript UDFs (compute threads, sharp) with the same bytes as Node, and Python UDFs', async () => {
+    const [bun, node] = await Promise.all([fetch(`${url}${PIN_TILE}`), fetch(`${origin.url}${PIN_TILE}`)]);
+    expect(bun.status, output).toBe(200);
+    expect(new Uint8Array(await bun.arrayBuffer())).toEqual(new Uint8Array(await node.arrayBuffer()));
+    const png = await fetch(`${url}/udf/halves/tiles/3/4/2.png`);
+    expect(png.status, output).toBe(200);
+    const nodePng = await fetch(`${origin.url}/udf/halves/tiles/3/4/2.png`);
+    expect(Buffer.from(await png.arrayBuffer()).equals(Buffer.from(await nodePng.arrayBuffer()))).toBe(true);
+    if (probe.python) {
+      const py = await fetch(`${url}/udf/greet/file.json?name=bun`);
+      expect(py.status, output).toBe(200);
+      expect(await py.json()).toEqual({ greeting: 'hello bun ', language: 'python' });
+    }
+  }, 60_000);
+});
