@@ -21,7 +21,7 @@ import { tiffEncoder } from '../encoders/tiff.ts';
 import { xmlEncoder } from '../encoders/xml.ts';
 import type { ResultCache } from '../types.ts';
 import { createCacheApiCache, type CacheLike } from './cache-api.ts';
-import { createCacheApiResponseStore, createMemoryResponseStore, createOriginProxy, type OriginProxy } from './origin.ts';
+import { createCacheApiResponseStore, createMemoryResponseStore, createOriginProxy, edgeError, VIA, type OriginProxy } from './origin.ts';
 import { createStaticRegistry, type BundledUdf } from './registry.ts';
 
 /** The runtimes `tilesmith build` targets. */
@@ -123,15 +123,23 @@ export function createEdgeApp(options: EdgeAppOptions): EdgeApp {
     app,
     async fetch(request, env, ctx) {
       // /udf/<name>/… for a UDF this bundle lacks goes to the origin when there is one.
-      const m = /^\/udf\/([^/]+)\//.exec(new URL(request.url).pathname);
-      if (m && !registry.get(decodeURIComponent(m[1]!))) {
+      // (GET/HEAD only: CORS preflights are answered here by the app, as on Node.)
+      const m = request.method === 'GET' || request.method === 'HEAD' ? /^\/udf\/([^/]+)\//.exec(new URL(request.url).pathname) : null;
+      let name: string | undefined;
+      try {
+        name = m ? decodeURIComponent(m[1]!) : undefined;
+      } catch {
+        name = undefined; // malformed escape: the app answers it
+      }
+      if (name !== undefined && !registry.get(name) && !request.headers.has(VIA)) {
         const p = originProxy(env);
         if (p) return p(request);
-        const name = decodeURIComponent(m[1]!);
         if (options.originUdfs?.includes(name)) {
-          return Response.json(
-            { error: 'not_found', message: `UDF '${name}' is not in this ${TARGET_NAMES[options.target]} bundle (only TypeScript UDFs are): set ORIGIN (or build with --origin) to a Node tilesmith that serves it.` },
-            { status: 404 },
+          return edgeError(
+            request,
+            404,
+            'unknown_udf',
+            `UDF '${name}' is not in this ${TARGET_NAMES[options.target]} bundle (only TypeScript UDFs are): set ORIGIN (or build with --origin) to a Node tilesmith that serves it.`,
           );
         }
       }

@@ -75,6 +75,9 @@ describe('origin proxy', () => {
     const down = createOriginProxy({ origin: 'http://127.0.0.1:9' });
     const r = await down(new Request('http://edge/udf/py/file.json'));
     expect(r.status).toBe(502);
-    expect(((await r.json()) as { message: string }).message).toMatch(/origin tilesmith, which could not be reached/);
+    const body = (await r.json()) as { error: string; message: string; requestId: string };
+    expect(body).toMatchObject({ error: 'origin_unreachable', requestId: r.headers.get('x-request-id') });
+    expect(body.message).toMatch(/origin tilesmith, which could not be reached/);
+    expect(r.headers.get('access-control-allow-origin')).toBe('*');
   });
 });

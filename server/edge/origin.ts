@@ -28,6 +28,8 @@ export interface OriginProxyOptions {
 /** Request headers forwarded to the origin (the rest describe the edge hop, not the client). */
 const FORWARD = ['authorization', 'accept', 'accept-language', 'if-none-match', 'user-agent', 'x-request-id'];
 const EXPIRES = 'X-Tilesmith-Edge-Expires';
+/** Request header an edge sets on requests to its origin. */
+export const VIA = 'X-Tilesmith-Via';
 
 function directives(cacheControl: string | null): Map<string, string | true> {
   const out = new Map<string, string | true>();
@@ -46,6 +48,19 @@ function edgeLifetime(res: Response, withAuth: boolean): number {
   if (withAuth && !cc.has('public') && !cc.has('s-maxage')) return 0;
   const age = Number(cc.get('s-maxage') ?? cc.get('max-age') ?? 0);
   return Number.isFinite(age) && age > 0 ? Math.floor(age) : 0;
+}
+
+/**
+ * An error answered by the edge itself, shaped like tilesmith's (`{error, message, requestId}`),
+ * readable cross-origin like every tilesmith response.
+ */
+export function edgeError(request: Request, status: number, error: string, message: string): Response {
+  const incoming = request.headers.get('x-request-id');
+  const requestId = incoming && /^[\w.:-]{1,64}$/.test(incoming) ? incoming : `edge-${crypto.randomUUID().slice(0, 8)}`;
+  return Response.json(
+    { error, message, requestId },
+    { status, headers: { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'X-Request-Id', 'X-Request-Id': requestId, 'Cache-Control': 'no-store' } },
+  );
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -136,17 +151,17 @@ export function createOriginProxy(options: OriginProxyOptions): OriginProxy {
       // The edge keeps the full body: it asks for it and answers conditionals itself.
       if (value !== null && !(cacheable && name === 'if-none-match')) headers.set(name, value);
     }
+    // Marks the hop: an edge that receives it does not proxy again (an ORIGIN pointing at an edge would loop).
+    headers.set(VIA, 'edge');
     headers.set('X-Forwarded-Host', incoming.host);
     headers.set('X-Forwarded-Proto', incoming.protocol.replace(':', ''));
     let res: Response;
     try {
       res = await doFetch(target.href, { method: request.method === 'HEAD' ? 'HEAD' : 'GET', headers, redirect: 'manual' });
     } catch (err) {
-      log(`tilesmith edge: origin ${base.origin} unreachable for ${incoming.pathname}: ${err instanceof Error ? err.message : err}`);
-      return Response.json(
-        { error: 'origin_unreachable', message: `This UDF is served by the origin tilesmith, which could not be reached. Try again later.` },
-        { status: 502 },
-      );
+      const res = edgeError(request, 502, 'origin_unreachable', 'This UDF is served by the origin tilesmith, which could not be reached. Try again later.');
+      log(`tilesmith edge: 502 [req ${res.headers.get('X-Request-Id')}]: origin ${base.origin} unreachable for ${incoming.pathname}: ${err instanceof Error ? err.message : err}`);
+      return res;
     }
     const lifetime = cacheable ? edgeLifetime(res, auth !== null) : 0;
     const out = new Headers(res.headers);
