@@ -78,9 +78,21 @@ function entrySource(o: BuildOptions, udfs: { name: string; path: string; codeHa
   // A .ts module compiled as CommonJS by a UDF's own tooling may nest the default once more.
   lines.push('const def = (m) => (m.default && m.default.default && typeof m.default.run !== "function" ? m.default.default : m.default);');
   // Deno and Bun read ORIGIN from the process environment; Workers get it as env.ORIGIN per request.
-  const envOrigin = { workers: 'undefined', deno: 'Deno.env.get("ORIGIN")', bun: 'Bun.env.ORIGIN' }[o.target];
-  lines.push(`const origin = ${JSON.stringify(o.origin ?? null)} ?? ${envOrigin} ?? undefined;`);
-  lines.push(`const app = createEdgeApp(${JSON.stringify({ target: o.target, publicUrl: o.publicUrl, dev: o.dev, originUdfs: proxied }).slice(0, -1)}, origin, udfs: [`);
+  const getEnv = { workers: () => 'undefined', deno: (k: string) => `Deno.env.get(${JSON.stringify(k)})`, bun: (k: string) => `Bun.env[${JSON.stringify(k)}]` }[o.target];
+  lines.push(`const origin = ${JSON.stringify(o.origin ?? null)} ?? ${getEnv('ORIGIN')} ?? undefined;`);
+  let cache = '';
+  if (o.target !== 'workers') {
+    // Deno and Bun have node:fs: with TILESMITH_CACHE_DIR set, the Node disk tier sits under the memory tier.
+    lines.unshift(
+      `import { createMemoryCache } from ${JSON.stringify(CORE('cache/memory'))};`,
+      `import { createDiskCache } from ${JSON.stringify(CORE('cache/disk'))};`,
+      `import { createTieredCache } from ${JSON.stringify(CORE('cache/tiered'))};`,
+    );
+    lines.push(`const cacheDir = ${getEnv('TILESMITH_CACHE_DIR')};`);
+    lines.push('const cache = cacheDir ? createTieredCache([createMemoryCache({ maxBytes: 64 * 1024 * 1024 }), createDiskCache({ dir: cacheDir })]) : undefined;');
+    cache = ' cache,';
+  }
+  lines.push(`const app = createEdgeApp(${JSON.stringify({ target: o.target, publicUrl: o.publicUrl, dev: o.dev, originUdfs: proxied }).slice(0, -1)}, origin,${cache} udfs: [`);
   udfs.forEach((u, i) =>
     lines.push(`  { name: ${JSON.stringify(u.name)}, source: ${JSON.stringify(relative(dir, u.path))}, codeHash: ${JSON.stringify(u.codeHash)}, def: def(udf${i}) },`),
   );
