@@ -164,6 +164,9 @@ export async function buildEdge(o: BuildOptions): Promise<BuildResult> {
             // UDF files import 'tilesmith' whether or not their folder has it installed.
             build.onResolve({ filter: /^tilesmith(\/.*)?$/ }, (args) => {
               if (args.path === 'tilesmith') return { path: CORE('index') };
+              if (args.path === 'tilesmith/edge') return { path: CORE('edge/index') };
+              const client = /^tilesmith\/(client(?:\/[a-z]+)?)$/.exec(args.path);
+              if (client) return { path: join(PACKAGE_ROOT, FROM_SOURCE ? `${client[1]}${client[1] === 'client' ? '/index' : ''}.ts` : `dist/${client[1]}${client[1] === 'client' ? '/index' : ''}.js`) };
               return { errors: [{ text: `${args.path} is Node-only and cannot be bundled for ${o.target} (imported by ${relative(dir, args.importer)}); UDFs import from 'tilesmith'.` }] };
             });
             build.onResolve({ filter: /.*/ }, (args) => {
