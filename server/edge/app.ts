@@ -77,13 +77,19 @@ export interface EdgeAppOptions {
 export interface EdgeApp {
   fetch(request: Request, env?: Record<string, unknown>, ctx?: unknown): Promise<Response>;
   /** The Hono app, built on the first request (Workers' `caches` and `env` exist only then). */
-  app(): Hono;
+  app(requestUrl?: string): Hono;
 }
 
-function defaultCache(o: EdgeAppOptions): ResultCache {
+/**
+ * Cache API keys live under the deployment's own host name (the first request's): Cloudflare's
+ * cache is per zone, and a key on a foreign hostname is not guaranteed to be kept there.
+ */
+const keyOriginOf = (requestUrl: string) => `https://${new URL(requestUrl).hostname}/__tilesmith`;
+
+function defaultCache(o: EdgeAppOptions, requestUrl: string): ResultCache {
   const g = globalThis as { caches?: { default?: CacheLike } };
   if (o.target === 'workers' && g.caches?.default) {
-    return createCacheApiCache(g.caches.default, { onError: (err) => (o.log ?? console.error)(`tilesmith edge: Cache API: ${err instanceof Error ? err.message : err}`) });
+    return createCacheApiCache(g.caches.default, { keyOrigin: keyOriginOf(requestUrl), onError: (err) => (o.log ?? console.error)(`tilesmith edge: Cache API: ${err instanceof Error ? err.message : err}`) });
   }
   return createMemoryCache({ maxBytes: o.memoryCacheBytes ?? 64 * 1024 * 1024 });
 }
@@ -99,23 +105,23 @@ export function createEdgeApp(options: EdgeAppOptions): EdgeApp {
   let proxy: OriginProxy | null | undefined;
   const log = options.log ?? ((m: string) => console.error(m));
 
-  const app = (): Hono =>
+  const app = (requestUrl = 'http://localhost/'): Hono =>
     (hono ??= createApp({
       registry,
       encoders: createEdgeEncoderRegistry(options.target),
-      cache: options.cache ?? defaultCache(options),
+      cache: options.cache ?? defaultCache(options, requestUrl),
       publicUrl: options.publicUrl,
       defaultTimeoutMs: options.defaultTimeoutMs,
       log,
       dev: options.dev,
     }));
 
-  const originProxy = (env?: Record<string, unknown>): OriginProxy | null => {
+  const originProxy = (request: Request, env?: Record<string, unknown>): OriginProxy | null => {
     if (proxy !== undefined) return proxy;
     const origin = options.origin ?? (typeof env?.ORIGIN === 'string' ? env.ORIGIN : undefined);
     if (!origin) return (proxy = null);
     const g = globalThis as { caches?: { default?: CacheLike } };
-    const store = options.target === 'workers' && g.caches?.default ? createCacheApiResponseStore(g.caches.default) : createMemoryResponseStore();
+    const store = options.target === 'workers' && g.caches?.default ? createCacheApiResponseStore(g.caches.default, keyOriginOf(request.url)) : createMemoryResponseStore();
     return (proxy = createOriginProxy({ origin, store, log }));
   };
 
@@ -132,7 +138,7 @@ export function createEdgeApp(options: EdgeAppOptions): EdgeApp {
         name = undefined; // malformed escape: the app answers it
       }
       if (name !== undefined && !registry.get(name) && !request.headers.has(VIA)) {
-        const p = originProxy(env);
+        const p = originProxy(request, env);
         if (p) return p(request);
         if (options.originUdfs?.includes(name)) {
           return edgeError(
@@ -143,7 +149,7 @@ export function createEdgeApp(options: EdgeAppOptions): EdgeApp {
           );
         }
       }
-      return app().fetch(request, env, ctx as never);
+      return app(request.url).fetch(request, env, ctx as never);
     },
   };
 }

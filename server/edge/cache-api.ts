@@ -17,7 +17,7 @@ export interface CacheLike {
 }
 
 export interface CacheApiOptions {
-  /** Origin of the synthetic key URLs (never fetched). @default 'https://tilesmith.cache' */
+  /** Origin and path prefix of the synthetic key URLs (never fetched). @default 'https://tilesmith.cache' */
   keyOrigin?: string;
   /** Called when a read or write fails; the request is then served as a miss. */
   onError?: (err: unknown) => void;
