@@ -202,6 +202,13 @@ describe('Cloudflare Workers bundle in workerd (miniflare)', () => {
     expect(cond.status).toBe(304);
     await cond.arrayBuffer();
 
+    // A route that names the UDF elsewhere (OGC) is proxied too, its answer passed through.
+    const ogcDirect = await fetch(`${origin.url}/ogc/collections/greet`);
+    const ogc = await get('/ogc/collections/greet');
+    expect(ogc.status).toBe(ogcDirect.status);
+    expect(ogc.headers.get('x-edge-cache')).not.toBeNull();
+    expect(((await ogc.json()) as { error?: string }).error).toBe(((await ogcDirect.json()) as { error?: string }).error);
+
     const boom = await get('/udf/boom/file.json');
     expect(boom.status).toBe(500);
     const err = (await boom.json()) as { error: string; message: string };

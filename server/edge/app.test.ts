@@ -18,6 +18,9 @@ describe('edge app routing', () => {
     const proxied = await app.fetch(new Request('http://e/udf/py/tiles/0/0/0.mvt'));
     expect(proxied.status).toBe(502);
     expect(((await proxied.json()) as { error: string }).error).toBe('origin_unreachable');
+    // Other routes naming an unknown UDF (here OGC) go to the origin through the app's unknown_udf 404.
+    expect((await app.fetch(new Request('http://e/ogc/collections/py'))).status).toBe(502);
+    expect((await app.fetch(new Request('http://e/ogc/collections/pin'))).status).toBe(200);
   });
 
   it('answers CORS preflights itself, and never proxies a request that already came from an edge', async () => {

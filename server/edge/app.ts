@@ -149,7 +149,23 @@ export function createEdgeApp(options: EdgeAppOptions): EdgeApp {
           );
         }
       }
-      return app(request.url).fetch(request, env, ctx as never);
+      const res = await app(request.url).fetch(request, env, ctx as never);
+      // Any other route that names a UDF the bundle lacks (OGC collections, client files, …):
+      // the app's own `unknown_udf` 404 sends it to the origin too.
+      if (res.status === 404 && (request.method === 'GET' || request.method === 'HEAD') && !request.headers.has(VIA)) {
+        const p = originProxy(request, env);
+        if (p && (res.headers.get('Content-Type') ?? '').includes('json')) {
+          const code = await res
+            .clone()
+            .json()
+            .then((b) => (b as { error?: unknown }).error, () => undefined);
+          if (code === 'unknown_udf') {
+            await res.body?.cancel();
+            return p(request);
+          }
+        }
+      }
+      return res;
     },
   };
 }
