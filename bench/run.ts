@@ -8,6 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchCachedHit } from './cached-hit.ts';
 import { benchColdMvt } from './cold-mvt.ts';
+import { benchEdgeHits, benchPortablePng } from './edge.ts';
 import { benchIsolation } from './isolation.ts';
 import { benchExportRedis } from './export-redis.ts';
 import { BENCH_TILE } from './fixtures.ts';
@@ -72,6 +73,9 @@ async function main() {
 
   console.error('bench: 5. PNG from float32 + colormap vs sharp');
   sections.push(await benchPng({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 20, maxMsPerRound: 1000 }));
+  console.error('bench: edge (portable PNG vs sharp; workerd and Bun cached hits vs Node)');
+  sections.push(await benchPortablePng({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 20 }));
+  sections.push(await benchEdgeHits({ rounds: quick ? 2 : 5, requests: quick ? 300 : 2000, concurrency: 8, maxMsPerRound: 3000 }));
 
   const md = `${header(started, (performance.now() - t0) / 1000, load)}\n\n${goalsMarkdown()}\n\n${sections.join('\n\n')}\n`;
   writeFileSync(OUT, md);

@@ -213,6 +213,7 @@ describe.skipIf(!canRun)('the npm package in a fresh project', () => {
     const expected: Record<string, string[]> = {
       tilesmith: ['defineUdf', 'createApp', 'createMemoryCache', 'NotFoundError'],
       'tilesmith/node': ['startServer', 'main', 'createDefaultEncoderRegistry', 'createRegistry'],
+      'tilesmith/edge': ['createEdgeApp', 'createCacheApiCache', 'createOriginProxy', 'portablePngEncoder'],
       'tilesmith/client': ['tileUrl', 'fileUrl', 'tilejsonUrl'],
       'tilesmith/client/deckgl': ['udfLayer', 'h3Layer'],
       'tilesmith/client/maplibre': ['udfStyle', 'udfSource', 'addUdfLayer'],

@@ -15,6 +15,9 @@ const HELP = `tilesmith — serve map UDFs as cached tiles, files and metadata
 
 Usage:
   tilesmith serve DIR [options]
+  tilesmith build DIR --target workers|deno|bun [--out DIST] [--origin URL]
+                                           bundle the TypeScript UDFs for an edge runtime
+                                           (tilesmith build --help for the rest)
   tilesmith doctor [DIR] [--python PATH]   list, per Python UDF, the modules the interpreter
                                            cannot import and the Debian/pip package for each
                                            (exit code 1 when any is missing)
@@ -88,6 +91,11 @@ export async function main(argv: string[]): Promise<void> {
   const other = argv[0] !== undefined ? COMMANDS[argv[0]] : undefined;
   if (other) return other(argv.slice(1));
   if (argv[0] === 'token') return argv.length === 1 ? void process.stdout.write(TOKEN_HELP) : tokenMain(argv.slice(1));
+  if (argv[0] === 'build') {
+    const { runBuildCli } = await import('./build.ts');
+    process.exitCode = await runBuildCli(argv.slice(1));
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs({

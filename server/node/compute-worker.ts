@@ -79,9 +79,12 @@ async function finish(
   } as any) as unknown as TaskAnswer;
 }
 
+const RUNNING_IN_BUN = typeof process.versions.bun === 'string';
+
 /** A Uint8Array that owns its whole ArrayBuffer (Buffer pool slices cannot be transferred). */
 function standalone(body: Uint8Array): Uint8Array {
-  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer) return body;
+  // Bun marks native addons' buffers (sharp's output) untransferable: copy them there.
+  if (!RUNNING_IN_BUN && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer) return body;
   return new Uint8Array(body);
 }
 

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../node/package-root.ts';
 
 let resolveHookRegistered = false;
+let bunLoads = 0;
 /** Lets UDF files import 'tilesmith' even when their folder has no node_modules with it. */
 function registerResolveHook(): void {
   if (resolveHookRegistered) return;
@@ -34,6 +35,9 @@ function registerResolveHook(): void {
  * what makes reloads after an edit work).
  */
 export async function importUdfModule(path: string): Promise<Record<string, unknown>> {
+  // Bun compiles TypeScript itself (tsx's loader hooks do not run there); a query string
+  // gives each load a fresh module instance, as tsx does.
+  if (typeof process.versions.bun === 'string') return (await import(`${pathToFileURL(path).href}?tilesmith-load=${++bunLoads}`)) as Record<string, unknown>;
   registerResolveHook();
   const { tsImport } = await import('tsx/esm/api');
   return (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;
