@@ -5,6 +5,8 @@ import { errorResponse, hasCommonHeaders, setCommonHeaders, type CommonHeaders }
 import type { Admission } from './compute/admission.ts';
 import { computeUdf, insightKey, learn, type UdfInsight } from './routes/serve-result.ts';
 import { createUdfRoutes } from './routes/udf-routes.ts';
+import { createRunRoutes } from './routes/runs.ts';
+import { RunRegistry } from './compute/runs.ts';
 import { tileToBounds } from './tiling/bounds.ts';
 import type { LoadedUdf, ResultCache, ResultKind } from './types.ts';
 
@@ -34,6 +36,8 @@ export interface AppOptions {
   clientCacheControl?: 'honor' | 'ignore';
   /** Encoded results larger than this answer 500. @default 128 MB */
   maxResultBytes?: number;
+  /** The run registry (`GET /runs`, jobs). @default one in memory with default limits */
+  runs?: RunRegistry;
   /** Longest accepted URL (path + query), in bytes. @default 8192 */
   maxUrlLength?: number;
   /**
@@ -154,6 +158,8 @@ export function createApp(options: AppOptions): Hono {
 
   const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind, log, dev: errorOpts.dev };
   for (const make of options.extraRoutes ?? []) app.route('/', make(helpers));
+  const runs = options.runs ?? new RunRegistry();
+  app.route('/', createRunRoutes({ runs, registry: options.registry, encoders: options.encoders, fetch: (req) => app.fetch(req), log }));
   app.route(
     '/',
     createUdfRoutes({
@@ -167,6 +173,7 @@ export function createApp(options: AppOptions): Hono {
       defaultTimeoutMs: options.defaultTimeoutMs,
       clientCacheControl: options.clientCacheControl,
       maxResultBytes: options.maxResultBytes,
+      runs,
       maxZoom: options.maxZoom ?? 30,
       baseUrl,
       resolveKind,
@@ -181,8 +188,8 @@ export function createApp(options: AppOptions): Hono {
   return app;
 }
 
-const CORS_EXPOSE_HEADERS = ['ETag', 'X-Cache', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length'].join(',');
-const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'OPTIONS'].join(',');
+const CORS_EXPOSE_HEADERS = ['ETag', 'X-Cache', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length', 'X-Run-Id', 'Location'].join(',');
+const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'].join(',');
 const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'If-None-Match', 'Range'].join(',');
 const CORS_MAX_AGE = '86400';
 

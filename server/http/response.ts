@@ -122,6 +122,7 @@ export function errorResponse(err: unknown, log?: (msg: string) => void, c?: Con
     ...(e.headers ?? {}),
   };
   if (id) headers['X-Request-Id'] = id;
+  if (e.runId) headers['X-Run-Id'] = e.runId;
   return respond(c, JSON.stringify(out), e.status, headers);
 }
 

@@ -39,6 +39,9 @@ Options:
                         whether clients may force recomputation (default honor)
   --trust-proxy         build URLs from X-Forwarded-Host/-Proto (only behind a proxy)
   --max-result-bytes N  largest encoded tile or file, bytes (default 134217728 = 128 MB)
+  --job-ttl D           how long a finished job's result stays downloadable (default 1h)
+  --run-history N       run records kept in memory for GET /runs (default 1000)
+  --instance-id ID      this server's id in run records and UDF contexts (default host-pid)
   -h, --help            show this help
 `;
 
@@ -100,6 +103,9 @@ export async function main(argv: string[]): Promise<void> {
         'client-cache-control': { type: 'string' },
         'trust-proxy': { type: 'boolean' },
         'max-result-bytes': { type: 'string' },
+        'job-ttl': { type: 'string' },
+        'run-history': { type: 'string' },
+        'instance-id': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -164,6 +170,9 @@ export async function main(argv: string[]): Promise<void> {
     clientCacheControl: choice('client-cache-control', v['client-cache-control'], ['honor', 'ignore'] as const),
     trustProxy: v['trust-proxy'],
     maxResultBytes: positive('max-result-bytes', v['max-result-bytes']),
+    jobTtl: v['job-ttl'],
+    runHistory: positive('run-history', v['run-history']),
+    instanceId: v['instance-id'],
   });
   console.error(`tilesmith: serving ${server.registry.list().length} UDFs from ${dir} at ${server.url}`);
   let stopping = false;

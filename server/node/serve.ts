@@ -1,3 +1,5 @@
+import { hostname } from 'node:os';
+import { RunRegistry } from '../compute/runs.ts';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -67,6 +69,12 @@ export interface ServerOptions {
   trustProxy?: boolean;
   /** Largest encoded result in bytes. @default 128 MB */
   maxResultBytes?: number;
+  /** How long a finished job's result stays downloadable (`--job-ttl`), e.g. `'1h'`. @default '1h' */
+  jobTtl?: string;
+  /** Run records kept in memory (`--run-history`). @default 1000 */
+  runHistory?: number;
+  /** This server's id in run records and UDF contexts (`--instance-id`). @default host-pid */
+  instanceId?: string;
   /**
    * More folders where Python UDFs' `fused.load("Name")` finds UDF folders, after `dir`
    * (which is always searched first). See README "Moving from Fused".
@@ -166,6 +174,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     defaultTimeoutMs: timeoutMs,
     clientCacheControl: options.clientCacheControl,
     maxResultBytes: options.maxResultBytes,
+    runs: new RunRegistry({
+      jobTtlSeconds: options.jobTtl !== undefined ? parseDuration(options.jobTtl, 'job ttl') : undefined,
+      maxRuns: options.runHistory,
+      instanceId: options.instanceId ?? `${hostname()}-${process.pid}`,
+    }),
     defaultMaxAge: options.cacheMaxAge ? parseDuration(options.cacheMaxAge, 'cache max age') : undefined,
     extraRoutes,
     log,
