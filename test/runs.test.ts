@@ -325,3 +325,31 @@ describe('async jobs', () => {
     expect(await after.json()).toEqual({ slept: 0 });
   });
 });
+
+describe('the preview page', () => {
+  it('shows a progress bar for a running job and links its result (real Chromium)', async () => {
+    const { launchChromium } = await import('./helpers/browser.ts');
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/udf/steps_py?steps=5&pause=0.5`);
+      await page.waitForFunction(() => (window as any).tilesmithPreview !== undefined);
+      await page.click('#job-start');
+      // Mid-run: the bar shows a fraction strictly between 0 and 1 while the state says running.
+      await page.waitForFunction(() => {
+        const p = document.getElementById('job-progress') as HTMLProgressElement;
+        return p.hasAttribute('value') && p.value > 0 && p.value < 1 && document.getElementById('job-state')!.textContent === 'running';
+      }, undefined, { timeout: 20_000 });
+      expect(await page.textContent('#job-status')).toMatch(/^step \d of 5$/);
+      await page.waitForSelector('#job-done:not([hidden])', { timeout: 20_000 });
+      expect(await page.evaluate(() => (document.getElementById('job-progress') as HTMLProgressElement).value)).toBe(1);
+      const href = await page.getAttribute('#job-result', 'href');
+      expect(href).toMatch(/\/runs\/[0-9a-f]{24}\/result$/);
+      const result = await (await fetch(href!)).json();
+      expect(result.udf).toBe('steps_py');
+      expect(result.params.steps).toBe(5);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+});
