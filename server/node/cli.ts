@@ -9,6 +9,7 @@ Usage:
   tilesmith doctor [DIR] [--python PATH]   list, per Python UDF, the modules the interpreter
                                            cannot import and the Debian/pip package for each
                                            (exit code 1 when any is missing)
+  tilesmith env create|install|list|remove …  function environments (tilesmith env --help)
 
 Options:
   --port N              port to listen on (default: $PORT or 8787)
@@ -42,6 +43,7 @@ Options:
   --job-ttl D           how long a finished job's result stays downloadable (default 1h)
   --run-history N       run records kept in memory for GET /runs (default 1000)
   --instance-id ID      this server's id in run records and UDF contexts (default host-pid)
+  --env-dir DIR         function environments (tilesmith env …; default $TILESMITH_ENV_DIR or .tilesmith/envs)
   -h, --help            show this help
 `;
 
@@ -71,6 +73,12 @@ function choice<T extends string>(name: string, v: string | undefined, allowed: 
 
 /** Entry point of the `tilesmith` command. */
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'env') {
+    // Its own options (see env-cli.ts); the serve options do not apply.
+    const { runEnvCommand } = await import('./env-cli.ts');
+    process.exitCode = await runEnvCommand(argv.slice(1));
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -106,6 +114,7 @@ export async function main(argv: string[]): Promise<void> {
         'job-ttl': { type: 'string' },
         'run-history': { type: 'string' },
         'instance-id': { type: 'string' },
+        'env-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -173,6 +182,7 @@ export async function main(argv: string[]): Promise<void> {
     jobTtl: v['job-ttl'],
     runHistory: positive('run-history', v['run-history']),
     instanceId: v['instance-id'],
+    envDir: v['env-dir'],
   });
   console.error(`tilesmith: serving ${server.registry.list().length} UDFs from ${dir} at ${server.url}`);
   let stopping = false;

@@ -75,6 +75,8 @@ export interface ServerOptions {
   runHistory?: number;
   /** This server's id in run records and UDF contexts (`--instance-id`). @default host-pid */
   instanceId?: string;
+  /** Folder of function environments (`--env-dir`, `TILESMITH_ENV_DIR`). @default '.tilesmith/envs' */
+  envDir?: string;
   /**
    * More folders where Python UDFs' `fused.load("Name")` finds UDF folders, after `dir`
    * (which is always searched first). See README "Moving from Fused".
@@ -122,6 +124,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const diskTotal = options.diskCacheBytes ?? 2 * 1024 ** 3;
   const pyCacheBytes = Math.min(options.pythonCacheBytes ?? Math.floor(diskTotal / 4), diskTotal);
   const loaders: UdfLoader[] = [createTsLoader({ timeoutMs, pool })];
+  const envDir = resolve(options.envDir ?? process.env.TILESMITH_ENV_DIR ?? '.tilesmith/envs');
   const createPythonLoader = await optional('../udf/python/loader.ts', (m) => m.createPythonLoader);
   if (createPythonLoader) {
     loaders.push(
@@ -139,6 +142,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
               pool.encodeFrame(name, frame, encode, { signal: o.signal, what: o.what, timeoutMs: timeoutMs })
           : undefined,
         udfPath: [resolve(options.dir), ...(options.udfPath ?? []).map((p) => resolve(p))],
+        envDir,
         log,
         debug: process.env.TILESMITH_LOG_LEVEL === 'debug' ? log : undefined,
       }),
@@ -160,6 +164,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const extraRoutes: Array<(h: AppHelpers) => Hono> = [];
   const createClientRoutes = await optional('../routes/clients.ts', (m) => m.createClientRoutes);
+  if (createPythonLoader) {
+    const createEnvRoutes = await optional('../routes/envs.ts', (m) => m.createEnvRoutes);
+    if (createEnvRoutes) extraRoutes.push(() => createEnvRoutes({ envDir }));
+  }
   if (createClientRoutes) extraRoutes.push((h) => createClientRoutes({ ...h, examplesDir: resolve(import.meta.dirname, '../../examples') }));
 
   const app = createApp({
