@@ -27,6 +27,11 @@ const PACKAGES = [
   'python3-pil', // PNG/JPEG bytes, PIL images; reads gif back
   'python3-openpyxl', // reads excel (xlsx) back
   'gdal-bin', // gdalinfo reads GeoTIFF (tif) back
+  // test/envs.test.ts: function environments (python3 -m venv, offline pip) and the wheel it builds
+  'python3-venv',
+  'python3-pip',
+  'python3-setuptools',
+  'python3-wheel',
 ];
 
 function loud(message) {
