@@ -29,6 +29,26 @@ async function env(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
+/** Builds tinypkg VERSION (whose VALUE is `value`) into a wheel, offline. */
+function buildWheel(pkg: string, version: string, value: number, out: string): void {
+  rmSync(pkg, { recursive: true, force: true });
+  mkdirSync(path.join(pkg, 'tinypkg'), { recursive: true });
+  writeFileSync(path.join(pkg, 'tinypkg', '__init__.py'), `VALUE = ${value}\n\ndef greet(who):\n    return f"hello {who} from tinypkg"\n`);
+  writeFileSync(path.join(pkg, 'pyproject.toml'), `[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "tinypkg"\nversion = "${version}"\n`);
+  execFileSync(PYTHON, ['-m', 'pip', 'wheel', '--no-index', '--no-build-isolation', '--no-deps', '-w', out, pkg], { stdio: 'pipe', env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(100);
+  }
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'tilesmith-envs-'));
   envDir = path.join(dir, 'envs');
@@ -36,19 +56,19 @@ beforeAll(async () => {
   // A tiny local package, built into a wheel offline.
   const pkg = path.join(dir, 'src', 'tinypkg');
   mkdirSync(path.join(pkg, 'tinypkg'), { recursive: true });
-  writeFileSync(path.join(pkg, 'tinypkg', '__init__.py'), 'VALUE = 42\n\ndef greet(who):\n    return f"hello {who} from tinypkg"\n');
-  writeFileSync(path.join(pkg, 'pyproject.toml'), '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "tinypkg"\nversion = "1.0"\n');
-  execFileSync(PYTHON, ['-m', 'pip', 'wheel', '--no-index', '--no-build-isolation', '--no-deps', '-w', wheelhouse, pkg], { stdio: 'pipe', env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
+  buildWheel(pkg, '1.0', 42, wheelhouse);
 
   const udfs = path.join(dir, 'udfs');
   mkdirSync(udfs);
-  const importer = `import numpy
+  const importer = `import os, numpy
 from tilesmith import udf
 
 @udf(cache_max_age="0s")
-def udf(who: str = "map"):
+def udf(who: str = "map", pid_only: bool = False):
+    if pid_only:
+        return {"pid": os.getpid()}
     import tinypkg
-    return {"value": tinypkg.VALUE, "greeting": tinypkg.greet(who), "numpy": numpy.__version__}
+    return {"value": tinypkg.VALUE, "greeting": tinypkg.greet(who), "numpy": numpy.__version__, "pid": os.getpid()}
 `;
   writeFileSync(path.join(udfs, 'with_env.py'), importer);
   writeFileSync(path.join(udfs, 'with_env.tilesmith.json'), JSON.stringify({ environment: 'tiny' }));
@@ -85,7 +105,7 @@ describe('function environments', () => {
   }, 180_000);
 
   it('a UDF selecting the environment imports its package; one without it cannot', async () => {
-    server = await startServer({ dir: path.join(dir, 'udfs'), port: 0, host: '127.0.0.1', cacheDir: path.join(dir, 'cache'), envDir, pythonWorkers: 1, threads: 1, log: () => {} });
+    server = await startServer({ dir: path.join(dir, 'udfs'), port: 0, host: '127.0.0.1', cacheDir: path.join(dir, 'cache'), envDir, pythonWorkers: 1, threads: 1, watch: true, log: () => {} });
     const ok = await fetch(`${server.url}/udf/with_env/file?who=qgis`);
     expect(ok.status).toBe(200);
     const body = await ok.json();
@@ -120,6 +140,35 @@ describe('function environments', () => {
     expect(res.status).toBe(500);
     expect((await res.json()).message).toMatch(/nosuchenv/);
   });
+
+  it('installing into an environment gives only its UDFs fresh workers (--watch)', async () => {
+    const get = async (udf: string, q = '') => (await fetch(`${server!.url}/udf/${udf}/file${q}`)).json();
+    const before = await get('with_env');
+    const otherPid = (await get('without_env', '?pid_only=true')).pid;
+    expect(before.value).toBe(42);
+    const wh2 = path.join(dir, 'wheelhouse2');
+    buildWheel(path.join(dir, 'src', 'tinypkg'), '2.0', 43, wh2);
+    const up = await env('install', 'tiny', 'tinypkg==2.0', '--wheelhouse', wh2);
+    expect(up.err).toBe('');
+    expect(up.out).toMatch(/tinypkg==2\.0/);
+    const after = await until(async () => {
+      const b = await get('with_env');
+      return b.value === 43 ? b : undefined;
+    });
+    expect(after.pid).not.toBe(before.pid);
+    expect((await get('without_env', '?pid_only=true')).pid).toBe(otherPid);
+  }, 120_000);
+
+  it('a folder whose entry file goes missing is a load error naming it (--watch)', async () => {
+    const folder = path.join(dir, 'udfs', 'Gone_Entry');
+    mkdirSync(folder);
+    writeFileSync(path.join(folder, 'meta.json'), JSON.stringify({ name: 'Gone_Entry', job_config: { steps: [{ udf: { source: 'gone_entry.py' } }] } }));
+    const u = await until(async () => {
+      const all = await (await fetch(`${server!.url}/udfs`)).json();
+      return all.find((x: any) => x.name === 'Gone_Entry');
+    });
+    expect(u.error.message).toMatch(/entry file is missing: meta.json names gone_entry.py as the source/);
+  }, 60_000);
 
   it('removing an environment in use is refused; once the server stops it can be removed', async () => {
     const refused = await env('remove', 'tiny');

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { RunRegistry } from '../compute/runs.ts';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
@@ -156,6 +157,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     clientDrivenQueue: 4,
   });
   const registry = await createRegistry({ dir: resolve(options.dir), loaders, watch: options.watch, log });
+  // With --watch, a change to a function environment (created, packages installed, removed)
+  // rescans too: UDFs that name it reload (their stamp changed) and get fresh workers; the
+  // others keep theirs (their signatures did not change).
+  let envWatcher: FSWatcher | undefined;
+  if (options.watch && createPythonLoader) {
+    let pendingEnv: ReturnType<typeof setTimeout> | undefined;
+    try {
+      mkdirSync(envDir, { recursive: true });
+      envWatcher = watch(envDir, { recursive: true }, () => {
+        clearTimeout(pendingEnv);
+        pendingEnv = setTimeout(() => void registry.refresh().catch((e) => log(`tilesmith: reload failed: ${e}`)), 300);
+      });
+      envWatcher.on('error', () => {});
+    } catch (err) {
+      log(`tilesmith: not watching ${envDir}: ${(err as Error).message}`);
+    }
+  }
   const cache = createDefaultCache({
     dir: resolve(cacheDir, 'results'),
     disk: options.diskCache ?? true,
@@ -223,6 +241,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           });
           (server as any).closeIdleConnections?.();
         });
+        envWatcher?.close();
         await registry.close();
         await pool?.close();
         await cache.close?.();

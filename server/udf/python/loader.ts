@@ -191,7 +191,9 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
           return null;
         }
         const entry = [metaSource(entryPath, meta), path.join(entryPath, `${base}.py`), path.join(entryPath, 'main.py')].find((p) => p && existsSync(p));
-        if (!entry) return null;
+        // A meta.json that names a missing source is a UDF whose entry file is missing: a load
+        // error that names the file (fail fast), not a folder silently skipped.
+        if (!entry) return typeof metaStep(meta).source === 'string' && String(metaStep(meta).source).endsWith('.py') ? base : null;
         // A Fused canvas export whose body is markdown or JSON rather than Python (older notes
         // carry no nodeTemplateType): no function can be served from a file without `def`.
         if (meta && !/\bdef\s|\blambda\b/.test(readText(entry))) {
@@ -373,7 +375,15 @@ function resolveEntry(entryPath: string): Entry {
     const fused = source ?? path.join(entryPath, `${base}.py`);
     kind = existsSync(fused) ? 'fused' : 'folder';
     entry = kind === 'fused' ? fused : path.join(entryPath, 'main.py');
-    if (!existsSync(entry)) throw new Error(`${entryPath} has neither ${base}.py nor main.py (nor a meta.json source file)`);
+    if (!existsSync(entry)) {
+      // Fail fast, naming the file that is missing (at start and on every --watch reload).
+      const named = metaStep(meta).source;
+      throw new Error(
+        typeof named === 'string' && named.endsWith('.py')
+          ? `its entry file is missing: meta.json names ${path.basename(named)} as the source, and the folder has neither that file nor ${base}.py nor main.py`
+          : `its entry file is missing: the folder has neither ${base}.py nor main.py (nor a meta.json source file)`,
+      );
+    }
     files = listSources(entryPath);
   } else {
     kind = entryPath.endsWith('.zip') ? 'zip' : 'file';
