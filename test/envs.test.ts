@@ -137,7 +137,7 @@ describe('function environments', () => {
     // (absolute paths are shortened in answers without --dev; the log has them whole)
     expect(byName.missing_python.error.message).toMatch(/its interpreter \S*python3 does not exist/);
     const res = await fetch(`${server!.url}/udf/missing_env/file`);
-    expect(res.status).toBe(500);
+    expect(res.status).toBe(503);
     expect((await res.json()).message).toMatch(/nosuchenv/);
   });
 

@@ -245,7 +245,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
       if (e.config.environment !== undefined) {
         // Fail fast: a missing environment is this UDF's load error, at start and on --watch.
         const found = typeof e.config.environment === 'string' ? envPython(envDir, e.config.environment) : { error: '"environment" must be a name (a string)' };
-        if ('error' in found) return { ...base, loadError: { message: `Python UDF "${name}" cannot run: ${found.error}`, status: 500 } };
+        if ('error' in found) return { ...base, loadError: { message: `Python UDF "${name}" cannot run: ${found.error}`, status: 503 } };
         python = found.python;
         envUsage.set(name, e.config.environment);
         try {
@@ -258,7 +258,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
         python = existsSync(p) && statSync(p).isDirectory() ? path.join(p, 'bin', 'python') : p;
         if (!existsSync(python)) {
           const shown = path.isAbsolute(e.config.python) ? e.config.python : `${e.config.python} (relative to its config file)`;
-          return { ...base, loadError: { message: `Python UDF "${name}" cannot run: its interpreter ${shown} does not exist`, status: 500 } };
+          return { ...base, loadError: { message: `Python UDF "${name}" cannot run: its interpreter ${shown} does not exist`, status: 503 } };
         }
       } else {
         const r = await defaultPython();
