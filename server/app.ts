@@ -38,6 +38,11 @@ export interface AppOptions {
   maxResultBytes?: number;
   /** The run registry (`GET /runs`, jobs). @default one in memory with default limits */
   runs?: RunRegistry;
+  /**
+   * Who may see and cancel a run (the auth layer's hook: admin tokens all runs, other tokens
+   * the runs they started, see `RunRecord.tokenId`). @default everyone
+   */
+  canSeeRun?: (c: import('hono').Context, run: import('./compute/runs.ts').RunRecord) => boolean;
   /** Longest accepted URL (path + query), in bytes. @default 8192 */
   maxUrlLength?: number;
   /**
@@ -159,7 +164,7 @@ export function createApp(options: AppOptions): Hono {
   const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind, log, dev: errorOpts.dev };
   for (const make of options.extraRoutes ?? []) app.route('/', make(helpers));
   const runs = options.runs ?? new RunRegistry();
-  app.route('/', createRunRoutes({ runs, registry: options.registry, encoders: options.encoders, fetch: (req) => app.fetch(req), log }));
+  app.route('/', createRunRoutes({ runs, registry: options.registry, encoders: options.encoders, fetch: (req) => app.fetch(req), canSee: options.canSeeRun, log }));
   app.route(
     '/',
     createUdfRoutes({

@@ -102,6 +102,9 @@ describe('function environments', () => {
     expect((await env('create', 'bad/name')).err).toMatch(/not an environment name/);
     const list = await env('list');
     expect(list.out).toMatch(/^tiny {2}Python 3\.\d+\.\d+ \+system packages {2}.*tinypkg==1\.0/m);
+    // The real command line dispatches to the same code.
+    const cli = execFileSync(process.execPath, [path.resolve(import.meta.dirname, '../bin/tilesmith.js'), 'env', 'list', '--env-dir', envDir], { encoding: 'utf8' });
+    expect(cli).toMatch(/^tiny {2}Python 3\.\d+\.\d+ .*tinypkg==1\.0/m);
   }, 180_000);
 
   it('a UDF selecting the environment imports its package; one without it cannot', async () => {
