@@ -48,7 +48,7 @@ export function createRunRoutes(deps: RunRoutesDeps): Hono {
     if (!RunRegistry.isRunId(id)) throw new NotFoundError(`No run '${id.slice(0, 40)}': run ids are 24 hex digits, as in the X-Run-Id header.`);
     const run = runs.get(id);
     if (!run || !visible(c, run)) {
-      throw new NotFoundError(`No run '${id}' on this server (runs are kept in memory, the last ${'few'} hundred at most, and are lost on restart). See GET /runs.`);
+      throw new NotFoundError(`No run '${id}' on this server (runs are kept in memory, a bounded number of them (--run-history), and are lost on restart). See GET /runs.`);
     }
     return run;
   };
