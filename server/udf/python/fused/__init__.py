@@ -125,8 +125,9 @@ def download(url, file_path=None, *args, **kwargs):
 
 class _Context:
     """`fused.context`: this run's request (`udf_name`, `bounds`, `tile` {x, y, z} or None,
-    `tile_size`, `params`, `run_id`, `format`, `attempt`, `token_id`, `instance_id`), plus Fused's `in_realtime()` / `in_batch()`. Other Fused context
-    helpers (user e-mail, instance id…) name the cloud API they need."""
+    `tile_size`, `params`, `run_id`, `format`, `attempt`, `token_id`, `instance_id`, as
+    `tilesmith.context()`), plus Fused's `in_realtime()` / `in_batch()`. Other Fused context
+    helpers (user e-mail, …) name the cloud API they need."""
 
     def __getattr__(self, attr):
         if attr in _current.__slots__:
