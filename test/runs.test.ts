@@ -159,6 +159,23 @@ export default defineUdf({
 });
 `,
   );
+  writeFileSync(
+    path.join(udfs, 'spin_ts.ts'),
+    `import { defineUdf } from 'tilesmith';
+export default defineUdf({
+  cacheMaxAge: '0s',
+  timeout: '60s',
+  params: { ms: { type: 'int', default: 30000 } },
+  run: ({ params, status }) => {
+    status('spinning');
+    const end = Date.now() + params.ms;
+    let x = 0;
+    while (Date.now() < end) x += Math.sqrt(x + 1);
+    return { spun: params.ms };
+  },
+});
+`,
+  );
   server = await startServer({
     dir: udfs, port: 0, host: '127.0.0.1', cacheDir: path.join(dir, 'cache'), pythonWorkers: 2, threads: 2,
     log: () => {}, instanceId: 'test-instance', jobTtl: '10m',
@@ -324,6 +341,23 @@ describe('async jobs', () => {
     expect(after.status).toBe(200);
     expect(await after.json()).toEqual({ slept: 0 });
   });
+});
+
+describe('cancelling TypeScript jobs', () => {
+  it('stops the thread of a synchronous loop; the next run works', async () => {
+    const { runId } = await (await get('/udf/spin_ts/jobs', { method: 'POST' })).json();
+    await until(async () => ((await runOf(runId)).status === 'spinning' ? true : undefined));
+    const t0 = Date.now();
+    expect((await get(`/runs/${runId}`, { method: 'DELETE' })).status).toBe(202);
+    const ended = await until(async () => {
+      const r = await runOf(runId);
+      return r.state === 'cancelled' ? r : undefined;
+    });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(ended.status).toBe('spinning');
+    const again = await get('/udf/spin_ts/file?ms=1');
+    expect(await again.json()).toEqual({ spun: 1 });
+  }, 30_000);
 });
 
 describe('the preview page', () => {
