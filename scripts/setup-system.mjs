@@ -33,6 +33,11 @@ const PACKAGES = [
   'postgresql-15-postgis-3', // test/mvt-postgis.test.ts and `npm run bench` (ST_AsMVT baseline)
   'nginx-light', // `npm run bench`: nginx serving the cached tile's bytes, the floor for cached hits
   'wrk', // `npm run bench`: the load generator for cached hits
+  // test/envs.test.ts: function environments (python3 -m venv, offline pip) and the wheel it builds
+  'python3-venv',
+  'python3-pip',
+  'python3-setuptools',
+  'python3-wheel',
 ];
 
 /** CI (any value but false/0): every suite must run, so not being able to install is an error. */

@@ -51,9 +51,9 @@ function referenceApp(corsOrigin: string | string[]): Hono {
     '*',
     cors({
       origin: corsOrigin,
-      allowMethods: ['GET', 'HEAD', 'OPTIONS'],
+      allowMethods: ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'],
       allowHeaders: ['Authorization', 'Content-Type', 'If-None-Match', 'Range'],
-      exposeHeaders: ['ETag', 'X-Cache', 'X-Cache-Tier', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length'],
+      exposeHeaders: ['ETag', 'X-Cache', 'X-Cache-Tier', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length', 'X-Run-Id', 'Location'],
       maxAge: 86400,
     }),
   );
@@ -110,7 +110,7 @@ function currentApp(corsOrigin: string | string[]): Hono {
 async function snapshot(res: Response) {
   // max-age counts down with the clock: compare its presence, not its value.
   const headers = [...res.headers]
-    .filter(([k]) => k !== 'server-timing' && k !== 'date' && k !== 'x-request-id')
+    .filter(([k]) => k !== 'server-timing' && k !== 'date' && k !== 'x-request-id' && k !== 'x-run-id')
     .map(([k, v]) => [k, k === 'cache-control' ? v.replace(/max-age=\d+/, 'max-age=N') : v]);
   const text = Buffer.from(await res.arrayBuffer()).toString('base64');
   return { status: res.status, headers, body: res.headers.get('content-type')?.includes('json') ? JSON.stringify({ ...JSON.parse(Buffer.from(text, 'base64').toString()), requestId: undefined }) : text };

@@ -5,8 +5,11 @@ import { errorResponse, hasCommonHeaders, setCommonHeaders, type CommonHeaders }
 import type { Admission } from './compute/admission.ts';
 import { computeUdf, insightKey, learn, type UdfInsight } from './routes/serve-result.ts';
 import { installOperations, type OperationsOptions } from './operations.ts';
+import { isAdminRequest, principalOf } from './auth/middleware.ts';
 import { createUdfRoutes } from './routes/udf-routes.ts';
 import { createStandardsRoutes } from './routes/standards.ts';
+import { createRunRoutes } from './routes/runs.ts';
+import { RunRegistry } from './compute/runs.ts';
 import { tileToBounds } from './tiling/bounds.ts';
 import type { LoadedUdf, ResultCache, ResultKind } from './types.ts';
 
@@ -36,6 +39,13 @@ export interface AppOptions {
   clientCacheControl?: 'honor' | 'ignore';
   /** Encoded results larger than this answer 500. @default 128 MB */
   maxResultBytes?: number;
+  /** The run registry (`GET /runs`, jobs). @default one in memory with default limits */
+  runs?: RunRegistry;
+  /**
+   * Who may see and cancel a run (the auth layer's hook: admin tokens all runs, other tokens
+   * the runs they started, see `RunRecord.tokenId`). @default everyone
+   */
+  canSeeRun?: (c: import('hono').Context, run: import('./compute/runs.ts').RunRecord) => boolean;
   /** Longest accepted URL (path + query), in bytes. @default 8192 */
   maxUrlLength?: number;
   /**
@@ -165,6 +175,8 @@ export function createApp(options: AppOptions): Hono {
   const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind, log, dev: errorOpts.dev };
   for (const make of options.extraRoutes ?? []) app.route('/', make(helpers));
   app.route('/', createStandardsRoutes({ ...helpers, maxZoom: options.maxZoom ?? 30, encoders: options.encoders, dispatch: (req) => app.fetch(req) }));
+  const runs = options.runs ?? new RunRegistry();
+  app.route('/', createRunRoutes({ runs, registry: options.registry, encoders: options.encoders, fetch: (req) => app.fetch(req), canSee: options.canSeeRun ?? (options.operations?.auth?.required ? canSeeOwnRuns : undefined), log }));
   app.route(
     '/',
     createUdfRoutes({
@@ -178,6 +190,7 @@ export function createApp(options: AppOptions): Hono {
       defaultTimeoutMs: options.defaultTimeoutMs,
       clientCacheControl: options.clientCacheControl,
       maxResultBytes: options.maxResultBytes,
+      runs,
       maxZoom: options.maxZoom ?? 30,
       baseUrl,
       resolveKind,
@@ -193,8 +206,8 @@ export function createApp(options: AppOptions): Hono {
   return app;
 }
 
-const CORS_EXPOSE_HEADERS = ['ETag', 'X-Cache', 'X-Cache-Tier', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length'].join(',');
-const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'OPTIONS'].join(',');
+const CORS_EXPOSE_HEADERS = ['ETag', 'X-Cache', 'X-Cache-Tier', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length', 'X-Run-Id', 'Location'].join(',');
+const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'].join(',');
 const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'If-None-Match', 'Range'].join(',');
 const CORS_MAX_AGE = '86400';
 
@@ -264,6 +277,13 @@ function addHeaders(c: { res: Response }, common: CommonHeaders): void {
     apply(res.headers);
     c.res = res;
   }
+}
+
+/** Under --auth: admin tokens see every run, other tokens the runs they started. */
+function canSeeOwnRuns(c: import('hono').Context, run: import('./compute/runs.ts').RunRecord): boolean {
+  if (isAdminRequest(c)) return true;
+  const me = principalOf(c)?.id;
+  return !!me && run.tokenId === me;
 }
 
 /** Appends to `Vary` (copying an immutable response first). */

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'not_found'
   | 'unknown_udf'
   | 'not_acceptable'
+  | 'conflict'
   | 'uri_too_long'
   | 'udf_rejected'
   | 'overloaded'
@@ -35,6 +36,7 @@ export const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   unknown_udf: 404,
   not_acceptable: 406,
+  conflict: 409,
   uri_too_long: 414,
   udf_rejected: 400,
   overloaded: 503,
@@ -51,6 +53,8 @@ export const STATUS: Record<ErrorCode, number> = {
 export class TilesmithError extends Error {
   readonly code: ErrorCode;
   readonly details?: Record<string, unknown>;
+  /** The run that failed (sent as `X-Run-Id`), when the error came from a UDF run. */
+  runId?: string;
   constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
     super(message);
     this.name = 'TilesmithError';
@@ -63,6 +67,14 @@ export class TilesmithError extends Error {
   /** Response headers this error adds (e.g. `Retry-After`). */
   get headers(): Record<string, string> | undefined {
     return undefined;
+  }
+}
+
+/** 409: the request conflicts with the resource's state (a job not finished, an environment in use). */
+export class ConflictError extends TilesmithError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('conflict', message, details);
+    this.name = 'ConflictError';
   }
 }
 

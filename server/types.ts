@@ -29,6 +29,30 @@ export interface ParamSpec {
 
 export type ParamSpecs = Record<string, ParamSpec>;
 
+/** What a UDF can read about the run it is in (TypeScript `request`, Python `tilesmith.context()`). */
+export interface RunRequest {
+  runId: string;
+  udf: string;
+  tile: TileCoord | null;
+  bounds: Bounds | null;
+  params: Record<string, unknown>;
+  /** The requested format (`?format=` or the URL extension), or null. */
+  format: string | null;
+  /** 1 for the first attempt of this run (tilesmith does not retry runs yet). */
+  attempt: number;
+  /** The id of the API token that started the run (never the token itself); null without auth. */
+  tokenId: string | null;
+  /** The server instance running it (`--instance-id`, else host-pid-random). */
+  instanceId: string;
+}
+
+/** A status update a UDF sends while it runs. */
+export interface RunUpdate {
+  status?: string;
+  /** A fraction from 0 to 1. */
+  progress?: number;
+}
+
 /** What a UDF's `run` receives. */
 export interface UdfContext<P = Record<string, unknown>> {
   /** The area to compute, or `null` for a file call without bounds. */
@@ -43,6 +67,12 @@ export interface UdfContext<P = Record<string, unknown>> {
   signal: AbortSignal;
   /** Adds a line to the UDF's log (returned with errors, printed by the server). */
   log: (...args: unknown[]) => void;
+  /** This run: id, UDF name, tile/bounds, params, format, attempt, token id, instance id. */
+  request: RunRequest;
+  /** Reports a status line (`GET /runs/{id}` shows the last one, even after a kill). */
+  status: (message: string) => void;
+  /** Reports progress as a fraction from 0 to 1. */
+  progress: (fraction: number) => void;
 }
 
 /** Per-UDF options shared by TypeScript and Python UDFs. */
@@ -165,6 +195,10 @@ export interface UdfCall {
    * for admission). Overrides the runtime's own timeout when given.
    */
   timeoutMs?: number;
+  /** The run this call belongs to (what the UDF reads as its request info). */
+  request?: RunRequest;
+  /** Receives the UDF's status/progress reports while it runs. */
+  onUpdate?: (u: RunUpdate) => void;
 }
 
 /** What to encode a result as: everything the encoder stage needs, all structured-cloneable. */
@@ -253,6 +287,8 @@ export interface CacheEntry {
   expiresAt: number;
   /** Milliseconds the UDF and the encoder took when the entry was made. */
   timings?: Record<string, number>;
+  /** The run that computed this entry (cached hits answer with its `X-Run-Id`). */
+  runId?: string;
   /**
    * What the entry is a result of, so a purge can select entries by UDF and area without
    * reversing hashed keys. Absent on entries written before it existed.

@@ -265,6 +265,25 @@ describe('private and public UDFs under --auth', () => {
   });
 });
 
+describe('run records under --auth', () => {
+  it('need a token; a token sees the runs it started, an admin token every run', async () => {
+    expect((await get('/runs')).status).toBe(401);
+    const res = await get('/udf/secret_points/tiles/2/1/1?label=runs', bearer(tokens.multi));
+    expect(res.status).toBe(200);
+    const runId = res.headers.get('x-run-id')!;
+    expect(runId).toBeTruthy();
+    const mine = await get(`/runs/${runId}`, bearer(tokens.multi));
+    expect(mine.status).toBe(200);
+    expect((await mine.json()).tokenId).toBe(tokens.multi.slice(4, 14));
+    expect((await get(`/runs/${runId}`, bearer(tokens.admin))).status).toBe(200);
+    const others = await get(`/runs/${runId}`, bearer(tokens.other));
+    expect(others.status).toBeGreaterThanOrEqual(403);
+    expect(others.status).toBeLessThanOrEqual(404);
+    const list = (await (await get('/runs?udf=secret_points', bearer(tokens.other))).json()) as any;
+    expect(JSON.stringify(list)).not.toContain(runId);
+  });
+});
+
 describe('share URLs (Fused form)', () => {
   it('runs the token\'s UDF at /server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}', async () => {
     const res = await get(`/server/v1/realtime-shared/${tokens.share}/run/tiles/1/1/0?n=5&label=ignored`);

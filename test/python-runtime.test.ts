@@ -711,7 +711,8 @@ describe.skipIf(!probe.python)('Python UDF runtime without a usable interpreter'
       const b = await loader.load('b', path.join(dir, 'b.py'));
       expect(b.runtime).toBeUndefined();
       expect(b.loadError?.status).toBe(503);
-      expect(b.loadError?.message).toMatch(/venv-missing.*could not be started/);
+      // Fail fast: named at load, before any worker is spawned.
+      expect(b.loadError?.message).toMatch(/its interpreter \.\/venv-missing\/?\S* \(relative to its config file\) does not exist/);
     } finally {
       await loader.close();
       rmSync(dir, { recursive: true, force: true });

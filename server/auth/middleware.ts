@@ -124,6 +124,17 @@ export function createAuthMiddleware(registry: AuthRegistry, opts: AuthOptions, 
       return next();
     }
     const path = c.req.path;
+    // Run records and environments: under --auth, any valid token (the routes then show a
+    // token only the runs it started; admin tokens see all).
+    if (required && (path === '/runs' || path.startsWith('/runs/') || path === '/envs')) {
+      const token = presentedToken(c);
+      if (!token) return fail(c, new UnauthorizedError('Runs and environments need a token: send Authorization: Bearer <token> or ?token=.'), 'missing');
+      const r = await check(token);
+      if (!r.ok) return fail(c, new UnauthorizedError(rejectionMessage(r.reason), true), 'invalid');
+      c.set(PRINCIPAL, r.token);
+      c.set(PRIVATE, true);
+      return next();
+    }
     const admin = path === '/admin' || path.startsWith('/admin/') || (opts.protectMetrics === true && path === '/metrics');
     const m = admin ? null : UDF_PATH.exec(path);
     if (!admin && !m) {

@@ -4,7 +4,7 @@
  * `{ code, message, status, details }` and are rebuilt on the main thread.
  */
 import { HttpError, STATUS, TilesmithError, type ErrorCode } from '../errors.ts';
-import type { Bounds, TileCoord } from '../types.ts';
+import type { Bounds, RunRequest, TileCoord } from '../types.ts';
 import type { ComputedResult, EncodeRequest } from './encode-result.ts';
 
 /** A UDF call without its signal (threads are stopped instead of signalled). */
@@ -13,6 +13,8 @@ export interface WireCall {
   tile: TileCoord | null;
   tileSize: number;
   params: Record<string, unknown>;
+  /** The run's request info (what the UDF reads as `request`). */
+  request?: RunRequest;
 }
 
 export type ComputeTask =
@@ -26,7 +28,10 @@ export type ComputeTask =
       codeHash: string;
       call: WireCall;
       encode: EncodeRequest | null;
-      /** Gets `'start'` when the UDF starts running (its module imported): the timeout counts from then. */
+      /**
+       * Gets `'start'` when the UDF starts running (its module imported): the timeout counts
+       * from then; then `{ status?, progress? }` objects as the UDF reports them.
+       */
       port?: import('node:worker_threads').MessagePort;
     }
   /** Decode a Python worker's result frame, normalise and encode it. */

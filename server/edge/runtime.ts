@@ -9,6 +9,7 @@
  * returns (on Workers the platform's CPU limit ends it). UDFs that await stop at their next
  * `signal` check.
  */
+import { anonymousRequest, reporters } from '../udf/run-context.ts';
 import { looksLikeTilesmithError } from '../compute/wire.ts';
 import { UdfError, UdfTimeoutError } from '../errors.ts';
 import type { UdfCall, UdfDefinition, UdfOutput, UdfRuntime } from '../types.ts';
@@ -63,6 +64,8 @@ export function createEdgeTsRuntime(name: string, def: UdfDefinition, timeoutMs:
               tileSize: call.tileSize,
               params: call.params,
               signal,
+              request: call.request ?? anonymousRequest(name, call),
+              ...reporters(call.onUpdate),
               log: (...args: unknown[]) => {
                 if (logs.length < MAX_LOG_LINES) logs.push(formatArgs(args));
               },

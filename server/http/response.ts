@@ -123,6 +123,7 @@ export function errorResponse(err: unknown, log?: (msg: string) => void, c?: Con
     ...(e.headers ?? {}),
   };
   if (id) headers['X-Request-Id'] = id;
+  if (e.runId) headers['X-Run-Id'] = e.runId;
   return respond(c, JSON.stringify(out), e.status, headers);
 }
 
@@ -146,6 +147,8 @@ export interface ResultResponseOptions {
   filename?: string;
   /** On a hit: the cache tier that answered (`X-Cache-Tier: memory|redis|disk`). */
   tier?: string;
+  /** `X-Run-Id`: the run that computed the result (for a hit, the run that stored it). */
+  runId?: string;
 }
 
 const RESULT_INFO = 'tilesmith.result';
@@ -173,6 +176,7 @@ export function resultResponse(c: Context, o: ResultResponseOptions): Response {
     'X-Request-Id': requestId(c),
   };
   if (o.tier) headers['X-Cache-Tier'] = o.tier;
+  if (o.runId) headers['X-Run-Id'] = o.runId;
   if (priv) headers.Vary = 'Authorization';
   if (etagMatches(c.req.header('If-None-Match'), entry.etag)) {
     return respond(c, null, 304, headers);

@@ -26,6 +26,7 @@ Usage:
   tilesmith worker --redis URL DIR
   (tilesmith export --help for their options)
   tilesmith token create|list|revoke …   (see tilesmith token --help)
+  tilesmith env create|install|list|remove …  function environments (tilesmith env --help)
 
 Options:
   --port N              port to listen on (default: $PORT or 8787)
@@ -59,6 +60,10 @@ Options:
                         whether clients may force recomputation (default honor)
   --trust-proxy         build URLs from X-Forwarded-Host/-Proto (only behind a proxy)
   --max-result-bytes N  largest encoded tile or file, bytes (default 134217728 = 128 MB)
+  --job-ttl D           how long a finished job's result stays downloadable (default 1h)
+  --run-history N       run records kept in memory for GET /runs (default 1000)
+  --instance-id ID      this server's id in run records and UDF contexts (default host-pid)
+  --env-dir DIR         function environments (tilesmith env …; default $TILESMITH_ENV_DIR or .tilesmith/envs)
 ${OPS_HELP}  -h, --help            show this help
 `;
 
@@ -94,6 +99,12 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'build') {
     const { runBuildCli } = await import('./build.ts');
     process.exitCode = await runBuildCli(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'env') {
+    // Its own options (see env-cli.ts); the serve options do not apply.
+    const { runEnvCommand } = await import('./env-cli.ts');
+    process.exitCode = await runEnvCommand(argv.slice(1));
     return;
   }
   let parsed;
@@ -132,6 +143,10 @@ export async function main(argv: string[]): Promise<void> {
         'trust-proxy': { type: 'boolean' },
         'max-result-bytes': { type: 'string' },
         ...OPS_ARGS,
+        'job-ttl': { type: 'string' },
+        'run-history': { type: 'string' },
+        'instance-id': { type: 'string' },
+        'env-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -201,6 +216,10 @@ export async function main(argv: string[]): Promise<void> {
     clientCacheControl: choice('client-cache-control', v['client-cache-control'], ['honor', 'ignore'] as const),
     trustProxy: v['trust-proxy'],
     maxResultBytes: positive('max-result-bytes', v['max-result-bytes']),
+    jobTtl: v['job-ttl'],
+    runHistory: positive('run-history', v['run-history']),
+    instanceId: v['instance-id'],
+    envDir: v['env-dir'],
   });
   server.logger.pino.info(
     { url: server.url, ...(server.adminUrl ? { adminUrl: server.adminUrl } : {}), udfs: server.registry.list().length, auth: ops.auth === true },

@@ -13,6 +13,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { UdfError, UdfTimeoutError, WorkerCrashedError } from '../errors.ts';
 import type { ComputedResult, EncodeRequest } from '../compute/encode-result.ts';
+import type { RunUpdate } from '../types.ts';
 import { fromWire, type ComputeTask, type TaskAnswer, type WireCall } from '../compute/wire.ts';
 
 const WORKER = new URL('./compute-worker.mjs', import.meta.url).href;
@@ -40,6 +41,8 @@ export interface PoolRunOptions {
   memoryMb?: number;
   /** For messages: `UDF 'points'`. */
   what: string;
+  /** Receives the UDF's status/progress reports while it runs (TypeScript tasks). */
+  onUpdate?: (u: RunUpdate) => void;
 }
 
 /** Counters for /metrics and tests. */
@@ -150,12 +153,16 @@ export class ComputePool {
       clearTimeout(timer);
       timer = setTimeout(() => timeout.abort(new Error('timeout')), Math.max(1, ms));
     };
-    if (limited && task.op === 'ts') {
+    if (task.op === 'ts' && (limited || o.onUpdate)) {
       channel = new MessageChannel();
       task.port = channel.port2;
-      channel.port1.once('message', () => arm(o.timeoutMs!));
+      channel.port1.on('message', (m: unknown) => {
+        if (m === 'start') {
+          if (limited) arm(o.timeoutMs!);
+        } else if (m && typeof m === 'object') o.onUpdate?.(m as RunUpdate);
+      });
       channel.port1.unref();
-      arm(Math.max(o.timeoutMs!, STARTUP_MS));
+      if (limited) arm(Math.max(o.timeoutMs!, STARTUP_MS));
     } else if (limited) {
       arm(o.timeoutMs!);
     }

@@ -15,6 +15,7 @@ import { UdfError, UdfLoadError } from '../errors.ts';
 import { normalizeResult } from '../result/normalize.ts';
 import { isUdfDefinition } from '../udf/define.ts';
 import { importUdfModule } from '../udf/import-udf.ts';
+import { anonymousRequest, reporters } from '../udf/run-context.ts';
 import { FrameType, decodeResult } from '../udf/python/protocol.ts';
 import type { UdfDefinition } from '../types.ts';
 import { encodeNormalized, type ComputedResult } from '../compute/encode-result.ts';
@@ -90,8 +91,8 @@ function standalone(body: Uint8Array): Uint8Array {
 
 async function runTs(task: Extract<ComputeTask, { op: 'ts' }>): Promise<TaskAnswer> {
   const def = await loadDefinition(task.path, task.codeHash);
-  task.port?.postMessage('start');
-  task.port?.close();
+  const port = task.port;
+  port?.postMessage('start');
   const logs: string[] = [];
   const tu = performance.now();
   let value: unknown;
@@ -102,6 +103,9 @@ async function runTs(task: Extract<ComputeTask, { op: 'ts' }>): Promise<TaskAnsw
         // The thread is stopped on timeout or when every client left: this signal only
         // tells cooperative code that nobody waits any more.
         signal: new AbortController().signal,
+        request: task.call.request ?? anonymousRequest(task.name, task.call),
+        // Reports reach the main thread while the UDF still runs (the run registry).
+        ...reporters(port ? (u) => port.postMessage(u) : undefined),
         log: (...args: unknown[]) => {
           if (logs.length < MAX_LOG_LINES) logs.push(formatLog(...args));
         },
@@ -112,6 +116,8 @@ async function runTs(task: Extract<ComputeTask, { op: 'ts' }>): Promise<TaskAnsw
     if (looksLikeTilesmithError(err) && err.status >= 400 && err.status < 500) throw err;
     const message = err instanceof Error ? err.message : String(err);
     throw new UdfError(`UDF '${task.name}' failed: ${message}`, { logs, traceback: err instanceof Error ? err.stack : undefined });
+  } finally {
+    port?.close();
   }
   const udfMs = performance.now() - tu;
   let normalized;

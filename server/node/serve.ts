@@ -1,3 +1,6 @@
+import { hostname } from 'node:os';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { RunRegistry } from '../compute/runs.ts';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -79,6 +82,14 @@ export interface ServerOptions extends NodeOperationsOptions {
   trustProxy?: boolean;
   /** Largest encoded result in bytes. @default 128 MB */
   maxResultBytes?: number;
+  /** How long a finished job's result stays downloadable (`--job-ttl`), e.g. `'1h'`. @default '1h' */
+  jobTtl?: string;
+  /** Run records kept in memory (`--run-history`). @default 1000 */
+  runHistory?: number;
+  /** This server's id in run records and UDF contexts (`--instance-id`). @default host-pid */
+  instanceId?: string;
+  /** Folder of function environments (`--env-dir`, `TILESMITH_ENV_DIR`). @default '.tilesmith/envs' */
+  envDir?: string;
   /**
    * More folders where Python UDFs' `fused.load("Name")` finds UDF folders, after `dir`
    * (which is always searched first). See README "Moving from Fused".
@@ -128,6 +139,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const diskTotal = options.diskCacheBytes ?? 2 * 1024 ** 3;
   const pyCacheBytes = Math.min(options.pythonCacheBytes ?? Math.floor(diskTotal / 4), diskTotal);
   const loaders: UdfLoader[] = [createTsLoader({ timeoutMs, pool })];
+  const envDir = resolve(options.envDir ?? process.env.TILESMITH_ENV_DIR ?? '.tilesmith/envs');
   const createPythonLoader = await optional('../udf/python/loader.ts', (m) => m.createPythonLoader);
   if (createPythonLoader) {
     loaders.push(
@@ -145,6 +157,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
               pool.encodeFrame(name, frame, encode, { signal: o.signal, what: o.what, timeoutMs: timeoutMs })
           : undefined,
         udfPath: [resolve(options.dir), ...(options.udfPath ?? []).map((p) => resolve(p))],
+        envDir,
         log,
         debug: process.env.TILESMITH_LOG_LEVEL === 'debug' ? log : undefined,
       }),
@@ -158,6 +171,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     clientDrivenQueue: 4,
   });
   const registry = await createRegistry({ dir: resolve(options.dir), loaders, watch: options.watch, log });
+  // With --watch, a change to a function environment (created, packages installed, removed)
+  // rescans too: UDFs that name it reload (their stamp changed) and get fresh workers; the
+  // others keep theirs (their signatures did not change).
+  let envWatcher: FSWatcher | undefined;
+  if (options.watch && createPythonLoader) {
+    let pendingEnv: ReturnType<typeof setTimeout> | undefined;
+    try {
+      mkdirSync(envDir, { recursive: true });
+      envWatcher = watch(envDir, { recursive: true }, () => {
+        clearTimeout(pendingEnv);
+        pendingEnv = setTimeout(() => void registry.refresh().catch((e) => log(`tilesmith: reload failed: ${e}`)), 300);
+      });
+      envWatcher.on('error', () => {});
+    } catch (err) {
+      log(`tilesmith: not watching ${envDir}: ${(err as Error).message}`);
+    }
+  }
   const cache = createDefaultCache({
     dir: resolve(cacheDir, 'results'),
     disk: options.diskCache ?? true,
@@ -171,6 +201,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const extraRoutes: Array<(h: AppHelpers) => Hono> = [];
   const createClientRoutes = await optional('../routes/clients.ts', (m) => m.createClientRoutes);
+  if (createPythonLoader) {
+    const createEnvRoutes = await optional('../routes/envs.ts', (m) => m.createEnvRoutes);
+    if (createEnvRoutes) extraRoutes.push(() => createEnvRoutes({ envDir }));
+  }
   if (createClientRoutes) extraRoutes.push((h) => createClientRoutes({ ...h, examplesDir: resolve(PACKAGE_ROOT, 'examples') }));
 
   const app = createApp({
@@ -190,6 +224,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     defaultTimeoutMs: timeoutMs,
     clientCacheControl: options.clientCacheControl,
     maxResultBytes: options.maxResultBytes,
+    runs: new RunRegistry({
+      jobTtlSeconds: options.jobTtl !== undefined ? parseDuration(options.jobTtl, 'job ttl') : undefined,
+      maxRuns: options.runHistory,
+      instanceId: options.instanceId ?? `${hostname()}-${process.pid}`,
+    }),
     defaultMaxAge: options.cacheMaxAge ? parseDuration(options.cacheMaxAge, 'cache max age') : undefined,
     extraRoutes,
     log,
@@ -242,6 +281,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           (server as any).closeIdleConnections?.();
         });
         await ops.close();
+        envWatcher?.close();
         await registry.close();
         await pool?.close();
         await cache.close?.();

@@ -194,6 +194,11 @@ export function renderPreviewPage(input: { server: string; udf: PageUdf; query: 
 <p class="crumbs"><a href="/">tilesmith</a> / <strong>${escapeHtml(udf.name)}</strong> <span class="badge">${escapeHtml(udf.kind ?? '?')}</span> <span class="badge">${escapeHtml(udf.language)}</span></p>
 ${udf.description ? `<p class="description">${escapeHtml(udf.description)}</p>` : ''}
 <form id="params" autocomplete="off"></form>
+<section id="job" class="job">
+<button type="button" id="job-start">Run as a job</button> <small class="muted">(file result, current map area; see <a href="/runs?udf=${encodeURIComponent(udf.name)}">runs</a>)</small>
+<div id="job-running" hidden><progress id="job-progress" max="1"></progress> <span id="job-state"></span> <span id="job-status"></span> <button type="button" id="job-cancel">cancel</button></div>
+<p id="job-done" hidden><a id="job-result" href="#">download the result</a></p>
+</section>
 <div id="snippets"></div>
 </aside>
 <div id="map"></div>

@@ -217,5 +217,47 @@ map.on('load', () => {
   if (!isMap) loadJson();
 });
 
+// Run as a job: POST /udf/{name}/jobs, then a progress bar fed by the run's Server-Sent Events
+// (its status() / progress() reports) until it ends, and a link to the result.
+let jobEvents = null;
+function startJob() {
+  const el = (id) => document.getElementById(id);
+  const params = { ...currentParams() };
+  const bounds = map.getBounds();
+  params.bounds = [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()].map((v) => v.toFixed(6)).join(',');
+  jobEvents?.close();
+  el('job-done').hidden = true;
+  el('job-running').hidden = false;
+  el('job-progress').removeAttribute('value'); // indeterminate until the UDF reports progress
+  el('job-state').textContent = 'starting';
+  el('job-status').textContent = '';
+  fetch(`${server}/udf/${encodeURIComponent(udf.name)}/jobs?${ts.encodeParams(params)}`, { method: 'POST' })
+    .then(async (res) => {
+      const body = await res.json();
+      if (res.status !== 202) throw new Error(body.message || `HTTP ${res.status}`);
+      el('job-cancel').onclick = () => fetch(`${server}/runs/${body.runId}`, { method: 'DELETE' });
+      jobEvents = new EventSource(`${server}${body.events}`);
+      jobEvents.addEventListener('run', (ev) => {
+        const run = JSON.parse(ev.data);
+        if (typeof run.progress === 'number') el('job-progress').value = run.progress;
+        el('job-state').textContent = run.state.replace('_', ' ');
+        el('job-status').textContent = run.error ? `${run.status ? `${run.status} — ` : ''}${run.error.message}` : run.status || '';
+        if (['done', 'failed', 'cancelled', 'timed_out'].includes(run.state)) {
+          jobEvents.close();
+          el('job-cancel').hidden = true;
+          if (run.state === 'done') {
+            el('job-result').href = `${server}${body.result}`;
+            el('job-done').hidden = false;
+          }
+        } else el('job-cancel').hidden = false;
+      });
+    })
+    .catch((err) => {
+      el('job-state').textContent = 'failed';
+      el('job-status').textContent = err.message;
+    });
+}
+document.getElementById('job-start')?.addEventListener('click', startJob);
+
 // A handle for tests and the console.
-window.tilesmithPreview = { map, state, update, currentParams };
+window.tilesmithPreview = { map, state, update, currentParams, startJob };

@@ -8,8 +8,11 @@ import { resultResponse } from '../http/response.ts';
 import { coerceParams, parseRequestOptions, type RequestOptions } from '../params/coerce.ts';
 import { parseDuration } from '../params/duration.ts';
 import { UDF_NAME } from '../udf/name.ts';
-import { isAdminRequest } from '../auth/middleware.ts';
+import { isAdminRequest, principalOf } from '../auth/middleware.ts';
 import type { ServeHooks } from '../operations.ts';
+import { RunRegistry } from '../compute/runs.ts';
+import { scrubMessage } from '../http/response.ts';
+import { TilesmithError } from '../errors.ts';
 import type { Bounds, CacheEntry, ComputedResult, EncodeRequest, LoadedUdf, NormalizedResult, ResultCache, TileCoord, UdfCall } from '../types.ts';
 
 /** What the app knows about each UDF from its runs (result kind and vector fields). */
@@ -45,6 +48,8 @@ export interface ServeDeps {
   flights?: Map<string, Flight>;
   /** [issue 11] Rate limit + in-flight tracking before a computation; a UDF's prints after it. */
   hooks?: ServeHooks;
+  /** Records every computation as a run (`GET /runs/{id}`); without it runs have ids only. */
+  runs?: RunRegistry;
 }
 
 interface Flight {
@@ -150,6 +155,8 @@ export interface ServeRequest {
   /** URL extension (`mvt`, `png`, …) if the path had one. */
   extension?: string;
   filename?: string;
+  /** The id of the API token the request was made with (never the token), when auth knows it. */
+  tokenId?: string | null;
 }
 
 /** A request's parsed options, typed parameters and cache key. */
@@ -279,7 +286,9 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       timings.udf = 0;
       timings.encode = 0;
       timings.total = performance.now() - t0;
-      return resultResponse(c, { entry: forRequest(cached, opts.maxAge), cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename, tier: cached.tier });
+      const jobId = deps.runs?.jobFor(c.req.raw);
+      if (jobId) deps.runs!.completeJob(jobId, cached, req.filename, 'HIT');
+      return resultResponse(c, { entry: forRequest(cached, opts.maxAge), cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename, tier: cached.tier, runId: jobId ?? cached.runId ?? RunRegistry.newId() });
     }
   }
   if (seen) prepared = prepareRequest(c, deps, req);
@@ -290,7 +299,31 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
   const clientDriven = reset || opts.bypass;
 
   const flight = useCache ? joinFlight(flights, key, c.req.raw.signal) : { signal: c.req.raw.signal, leave() {} };
+  const runs = deps.runs;
+  const jobId = runs?.jobFor(c.req.raw);
+  const tokenId = req.tokenId ?? principalOf(c)?.id ?? null;
+  const format = opts.format ?? req.extension ?? null;
+  /** The run id of the computation this request started (absent when it joined another's). */
+  let ownRunId: string | undefined;
   const compute = async (): Promise<{ entry: CacheEntry; store: boolean }> => {
+    const runId =
+      jobId ??
+      runs?.create({ udf: udf.name, mode: 'sync', tile: req.tile, bounds: req.bounds, params, format, tokenId }).id ??
+      RunRegistry.newId();
+    ownRunId = runId;
+    try {
+      return await computeRun(runId);
+    } catch (err) {
+      if (runs) {
+        const e = err as { code?: string; message?: string; name?: string };
+        if (e?.code === 'udf_timeout') runs.finish(runId, 'timed_out', { code: 'udf_timeout', message: scrubMessage(String(e.message)) });
+        else if (flight.signal.aborted || e?.name === 'AbortError') runs.finish(runId, 'cancelled', { code: 'cancelled', message: 'The run was cancelled (DELETE /runs/{id}, or every client waiting for it left).' });
+        else runs.finish(runId, 'failed', { code: e?.code ?? 'internal_error', message: scrubMessage(String(e?.message ?? err)) });
+      }
+      throw err;
+    }
+  };
+  const computeRun = async (runId: string): Promise<{ entry: CacheEntry; store: boolean }> => {
     const timeoutMs = udf.timeoutMs ?? deps.defaultTimeoutMs ?? 120_000;
     const deadline = Date.now() + timeoutMs;
     const slot = deps.admission
@@ -305,10 +338,20 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
           what: `UDF '${udf.name}'`,
         })
       : undefined;
+    runs?.start(runId);
     try {
       const out = await computeUdf(
         udf,
-        { bounds: req.bounds, tile: req.tile, tileSize: opts.tileSize, params, signal: flight.signal, timeoutMs: Math.max(1, timeoutMs - Math.round(slot?.waitedMs ?? 0)) },
+        {
+          bounds: req.bounds,
+          tile: req.tile,
+          tileSize: opts.tileSize,
+          params,
+          signal: flight.signal,
+          timeoutMs: Math.max(1, timeoutMs - Math.round(slot?.waitedMs ?? 0)),
+          request: runs?.request(runId) ?? { runId, udf: udf.name, tile: req.tile, bounds: req.bounds, params, format, attempt: 1, tokenId, instanceId: '' },
+          onUpdate: runs ? (u) => runs.update(runId, u) : undefined,
+        },
         {
           mode: req.mode,
           format: opts.format,
@@ -348,7 +391,10 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
         expiresAt: now + ttl * 1000,
         timings: { udf: timings.udf, encode: timings.encode },
         scope: { udf: udf.name, tile: req.tile, bounds: req.bounds },
+        runId,
       };
+      // A job ends when its result is stored (completeJob), so watchers see it downloadable.
+      if (runId !== jobId) runs?.finish(runId, 'done');
       return { entry, store: useCache };
     } finally {
       slot?.release();
@@ -358,6 +404,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
   let entry: CacheEntry;
   let status: 'HIT' | 'MISS' | 'BYPASS';
   try {
+   try {
     if (!useCache) {
       entry = (await compute()).entry;
       status = 'BYPASS';
@@ -373,15 +420,31 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
         timings.encode ??= entry.timings?.encode ?? 0;
       }
     }
+   } catch (err) {
+      // Errors name the run too (GET /runs/{id} shows its last status).
+      const runId = ownRunId ?? jobId;
+      if (jobId && runs) runs.finish(jobId, 'failed', { code: (err as TilesmithError)?.code ?? 'internal_error', message: scrubMessage(String((err as Error)?.message ?? err)) });
+      if (runId && err instanceof TilesmithError) err.runId = runId;
+      throw err;
+   }
   } finally {
     flight.leave();
   }
   timings.total = performance.now() - t0;
+  if (jobId) runs!.completeJob(jobId, entry, req.filename, status);
   if (status === 'BYPASS') {
     // Do not let browsers or CDNs keep a result the user asked not to cache.
     entry = { ...entry, expiresAt: Date.now() };
   }
-  return resultResponse(c, { entry: forRequest(entry, opts.maxAge), cacheStatus: status, cacheable: useCache, timings, filename: req.filename, tier: status === 'HIT' ? entry.tier : undefined });
+  return resultResponse(c, {
+    entry: forRequest(entry, opts.maxAge),
+    cacheStatus: status,
+    cacheable: useCache,
+    timings,
+    filename: req.filename,
+    tier: status === 'HIT' ? entry.tier : undefined,
+    runId: jobId ?? entry.runId ?? ownRunId ?? RunRegistry.newId(),
+  });
 }
 
 /**

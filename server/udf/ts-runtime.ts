@@ -1,3 +1,4 @@
+import { anonymousRequest, reporters } from './run-context.ts';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -72,6 +73,8 @@ export function createTsRuntime(name: string, def: UdfDefinition, timeoutMs: num
                 tileSize: call.tileSize,
                 params: call.params,
                 signal,
+                request: call.request ?? anonymousRequest(name, call),
+                ...reporters(call.onUpdate),
                 log: (...args: unknown[]) => {
                   if (logs.length < MAX_LOG_LINES) logs.push(formatLog(...args));
                 },
@@ -111,14 +114,14 @@ export function createTsRuntime(name: string, def: UdfDefinition, timeoutMs: num
 export function createPooledTsRuntime(o: { name: string; path: string; codeHash: string; timeoutMs: number; memoryMb?: number; pool: ComputePool }): UdfRuntime {
   const udf = { path: o.path, name: o.name, codeHash: o.codeHash };
   const what = `UDF '${o.name}'`;
-  const wire = (call: UdfCall) => ({ bounds: call.bounds, tile: call.tile, tileSize: call.tileSize, params: call.params });
+  const wire = (call: UdfCall) => ({ bounds: call.bounds, tile: call.tile, tileSize: call.tileSize, params: call.params, request: call.request ?? anonymousRequest(o.name, call) });
   return {
     async run(call) {
       const { normalized, logs } = await o.pool.runUdfRaw(udf, wire(call), { signal: call.signal, timeoutMs: call.timeoutMs ?? o.timeoutMs, declaredTimeoutMs: o.timeoutMs, memoryMb: o.memoryMb, what });
       return { value: denormalize(normalized as NormalizedResult), logs };
     },
     compute(call, encode) {
-      return o.pool.runUdf(udf, wire(call), encode, { signal: call.signal, timeoutMs: call.timeoutMs ?? o.timeoutMs, declaredTimeoutMs: o.timeoutMs, memoryMb: o.memoryMb, what });
+      return o.pool.runUdf(udf, wire(call), encode, { signal: call.signal, timeoutMs: call.timeoutMs ?? o.timeoutMs, declaredTimeoutMs: o.timeoutMs, memoryMb: o.memoryMb, what, onUpdate: call.onUpdate });
     },
   };
 }

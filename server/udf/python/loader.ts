@@ -14,6 +14,7 @@ import { WorkerPool } from './pool.ts';
 import { FrameType } from './protocol.ts';
 import { createPythonRuntime, type CrashLedger, type PythonRuntimeOptions, type UdfSpec } from './runtime.ts';
 import { validateParams } from '../validate.ts';
+import { DEFAULT_ENV_DIR, EnvUsage, STAMP, envPython } from './envs.ts';
 
 export interface PythonLoaderOptions {
   /** Interpreter for all workers (`--python`); otherwise probed, see `findPython`. */
@@ -47,6 +48,8 @@ export interface PythonLoaderOptions {
    * in order; the CLI puts the served folder first, then each `--udf-path`.
    */
   udfPath?: string[];
+  /** Folder of function environments (`--env-dir`) that `"environment": "NAME"` selects from. @default .tilesmith/envs */
+  envDir?: string;
   /** Debug-level messages (skipped canvas notes and widgets). @default dropped */
   debug?: (msg: string) => void;
 }
@@ -58,6 +61,8 @@ export interface PythonLoaderOptions {
 export interface PythonUdfConfig {
   /** An interpreter, or a venv folder (its `bin/python` is used). */
   python?: string;
+  /** A function environment by name (`tilesmith env create NAME`); wins over `python`. */
+  environment?: string;
   env?: Record<string, string>;
   /** e.g. `'30s'`, or seconds. */
   timeout?: string | number;
@@ -155,10 +160,23 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
       return r;
     }));
 
-  const poolFor = (python: string, mem: number, env: Record<string, string>, n: number) => {
-    const key = JSON.stringify([python, mem, Object.entries(env).sort(), n]);
+  const envDir = path.resolve(opts.envDir ?? DEFAULT_ENV_DIR);
+  const envUsage = new EnvUsage(envDir);
+  const poolFor = (python: string, mem: number, env: Record<string, string>, n: number, stamp = '') => {
+    const prefix = JSON.stringify([python, mem, Object.entries(env).sort(), n]);
+    const key = `${prefix}|${stamp}`;
     let pool = pools.get(key);
-    if (!pool) pools.set(key, (pool = new WorkerPool({ python, workers: n, memoryMb: mem, cacheDir, env, log, maxQueue: opts.maxQueue })));
+    if (!pool) {
+      // The environment changed (env install): the workers that imported its old packages go;
+      // pools of other interpreters and environments are untouched.
+      for (const [k, old] of pools) {
+        if (k.startsWith(`${prefix}|`) && k !== key && stamp) {
+          pools.delete(k);
+          void old.close();
+        }
+      }
+      pools.set(key, (pool = new WorkerPool({ python, workers: n, memoryMb: mem, cacheDir, env, log, maxQueue: opts.maxQueue })));
+    }
     return pool;
   };
 
@@ -175,7 +193,9 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
           return null;
         }
         const entry = [metaSource(entryPath, meta), path.join(entryPath, `${base}.py`), path.join(entryPath, 'main.py')].find((p) => p && existsSync(p));
-        if (!entry) return null;
+        // A meta.json that names a missing source is a UDF whose entry file is missing: a load
+        // error that names the file (fail fast), not a folder silently skipped.
+        if (!entry) return typeof metaStep(meta).source === 'string' && String(metaStep(meta).source).endsWith('.py') ? base : null;
         // A Fused canvas export whose body is markdown or JSON rather than Python (older notes
         // carry no nodeTemplateType): no function can be served from a file without `def`.
         if (meta && !/\bdef\s|\blambda\b/.test(readText(entry))) {
@@ -204,7 +224,8 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
     watchPaths(entryPath) {
       try {
         const e = resolveEntry(entryPath);
-        return [...new Set([...(e.kind === 'zip' ? [path.resolve(entryPath)] : e.files), ...configFiles(entryPath).filter(existsSync)])];
+        const envStamp = typeof e.config.environment === 'string' && !envPython(envDir, e.config.environment).hasOwnProperty('error') ? [path.join(envDir, e.config.environment, STAMP)] : [];
+        return [...new Set([...(e.kind === 'zip' ? [path.resolve(entryPath)] : e.files), ...configFiles(entryPath).filter(existsSync), ...envStamp])];
       } catch {
         return [entryPath];
       }
@@ -220,9 +241,27 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
         return { ...base, loadError: { message: `Python UDF "${name}" could not be read: ${(err as Error).message}`, status: 500 } };
       }
       let python: string;
-      if (e.config.python) {
+      /** Changes when the environment's packages change: its UDFs get fresh workers. */
+      let envStamp = '';
+      envUsage.set(name, undefined);
+      if (e.config.environment !== undefined) {
+        // Fail fast: a missing environment is this UDF's load error, at start and on --watch.
+        const found = typeof e.config.environment === 'string' ? envPython(envDir, e.config.environment) : { error: '"environment" must be a name (a string)' };
+        if ('error' in found) return { ...base, loadError: { message: `Python UDF "${name}" cannot run: ${found.error}`, status: 503 } };
+        python = found.python;
+        envUsage.set(name, e.config.environment);
+        try {
+          envStamp = String(statSync(path.join(envDir, e.config.environment, STAMP)).mtimeMs);
+        } catch {
+          // made by hand, without a stamp
+        }
+      } else if (e.config.python) {
         const p = path.resolve(e.configDir, e.config.python);
         python = existsSync(p) && statSync(p).isDirectory() ? path.join(p, 'bin', 'python') : p;
+        if (!existsSync(python)) {
+          const shown = path.isAbsolute(e.config.python) ? e.config.python : `${e.config.python} (relative to its config file)`;
+          return { ...base, loadError: { message: `Python UDF "${name}" cannot run: its interpreter ${shown} does not exist`, status: 503 } };
+        }
       } else {
         const r = await defaultPython();
         if (!r.python) {
@@ -238,8 +277,8 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
       }
       const mem = e.config.memory_mb ?? memoryMb;
       const env = { ...udfPathEnv, ...opts.env, ...e.config.env };
-      const own = e.config.python || e.config.env || e.config.memory_mb;
-      const pool = poolFor(python, mem, env, own ? Math.max(1, e.config.workers ?? workers) : workers);
+      const own = e.config.python || e.config.environment || e.config.env || e.config.memory_mb;
+      const pool = poolFor(python, mem, env, own ? Math.max(1, e.config.workers ?? workers) : workers, envStamp);
 
       const step = metaStep(e.meta);
       const spec: UdfSpec = {
@@ -301,6 +340,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
     },
 
     async close() {
+      envUsage.release();
       await sweeper.stop();
       await Promise.all([...pools.values()].map((p) => p.close()));
       pools.clear();
@@ -338,7 +378,15 @@ function resolveEntry(entryPath: string): Entry {
     const fused = source ?? path.join(entryPath, `${base}.py`);
     kind = existsSync(fused) ? 'fused' : 'folder';
     entry = kind === 'fused' ? fused : path.join(entryPath, 'main.py');
-    if (!existsSync(entry)) throw new Error(`${entryPath} has neither ${base}.py nor main.py (nor a meta.json source file)`);
+    if (!existsSync(entry)) {
+      // Fail fast, naming the file that is missing (at start and on every --watch reload).
+      const named = metaStep(meta).source;
+      throw new Error(
+        typeof named === 'string' && named.endsWith('.py')
+          ? `its entry file is missing: meta.json names ${path.basename(named)} as the source, and the folder has neither that file nor ${base}.py nor main.py`
+          : `its entry file is missing: the folder has neither ${base}.py nor main.py (nor a meta.json source file)`,
+      );
+    }
     files = listSources(entryPath);
   } else {
     kind = entryPath.endsWith('.zip') ? 'zip' : 'file';

@@ -44,6 +44,8 @@ export interface PoolRequest {
   timeoutMs?: number;
   /** For messages, e.g. `UDF "parcels"`. */
   what: string;
+  /** Receives the status frames ('S') the call sends while it runs. */
+  onStatus?: (header: Record<string, any>) => void;
   /** Prefer a worker that already served this key (a UDF's name@codeHash: module already imported). */
   affinity?: string;
 }
@@ -376,6 +378,15 @@ export class WorkerPool {
     }
     const job = w.job;
     if (!job || frame.header.id !== job.id) return; // answer to a request already abandoned
+    if (frame.type === FrameType.status) {
+      // Mid-call report: the call goes on.
+      try {
+        job.req.onStatus?.(frame.header);
+      } catch {
+        // a listener's failure must not break the worker's protocol
+      }
+      return;
+    }
     w.job = undefined;
     if (job.req.affinity) w.affinity.add(job.req.affinity);
     if (frame.type === FrameType.error && frame.header.kind === 'memory') {

@@ -6,7 +6,8 @@
  * ```
  * u32 LE   n        length of everything after these 4 bytes
  * u8       type     'L' load, 'C' call, 'P' echo        (Node → worker)
- *                   'H' hello, 'R' result, 'E' error    (worker → Node)
+ *                   'H' hello, 'R' result, 'E' error,   (worker → Node)
+ *                   'S' status (mid-call, any number before the R/E answer)
  * u32 LE   h        length of the JSON header
  * h bytes  header   UTF-8 JSON; carries `id`, and for bulk data `buffers: [[offset, length], …]`
  * n-5-h    payload  the buffers, each starting at an 8-byte aligned offset into the payload
@@ -41,6 +42,8 @@ export const FrameType = {
   hello: 0x48, // 'H'
   result: 0x52, // 'R'
   error: 0x45, // 'E'
+  /** A UDF's status()/progress() report, sent mid-call: `{id, status?, progress?}`. */
+  status: 0x53, // 'S'
 } as const;
 
 /** One decoded frame. `payload` is a view into the received bytes. */

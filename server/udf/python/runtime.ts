@@ -114,8 +114,16 @@ export function createPythonRuntime(o: PythonRuntimeOptions): UdfRuntime {
     try {
       ({ frame } = await pool.request({
         type: FrameType.call,
-        header: { udf: spec, bounds: call.bounds, tile: call.tile, tileSize: call.tileSize, params },
+        header: { udf: spec, bounds: call.bounds, tile: call.tile, tileSize: call.tileSize, params, request: call.request ?? null },
         signal: call.signal,
+        onStatus: call.onUpdate
+          ? (h) => {
+              const u: { status?: string; progress?: number } = {};
+              if (typeof h.status === 'string') u.status = h.status;
+              if (typeof h.progress === 'number') u.progress = h.progress;
+              call.onUpdate!(u);
+            }
+          : undefined,
         timeoutMs: call.timeoutMs ?? o.timeoutMs,
         what,
         affinity: key,

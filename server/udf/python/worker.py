@@ -256,10 +256,16 @@ def pack(ftype, header, buffers=()):
     return [struct.pack("<IcI", 5 + len(hjson) + pos, ftype, len(hjson)), hjson] + padded
 
 
+import threading  # noqa: E402
+
+_write_lock = threading.Lock()  # a UDF thread's status() must not interleave with a result frame
+
+
 def _write_frame(parts):
-    for p in parts:
-        _out.write(p)
-    _out.flush()
+    with _write_lock:
+        for p in parts:
+            _out.write(p)
+        _out.flush()
 
 
 def _type_name(o):
@@ -640,7 +646,18 @@ class Unsupported(Exception):
     pass
 
 
-from tilesmith._context import current as _run_context  # noqa: E402
+from tilesmith._context import current as _run_context, set_reporter as _set_reporter  # noqa: E402
+
+_call_id = None  # the id of the call running now: status frames name it
+
+
+def _report(update):
+    """Sends a status frame ('S') while the UDF runs; the server records it at once."""
+    if _call_id is not None:
+        send(b"S", dict(update, id=_call_id))
+
+
+_set_reporter(_report)
 from tilesmith._results import Html as _Html, UnsupportedResult as _UnsupportedResult, adapt as _adapt_result  # noqa: E402
 
 
@@ -1020,7 +1037,16 @@ def handle_load(h):
 
 
 def handle_call(h):
+    global _call_id
     rid = h["id"]
+    _call_id = rid
+    try:
+        _handle_call(h, rid)
+    finally:
+        _call_id = None
+
+
+def _handle_call(h, rid):
     try:
         u = _ensure_loaded(h["udf"])
         _activate(u)

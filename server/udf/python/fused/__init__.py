@@ -125,11 +125,12 @@ def download(url, file_path=None, *args, **kwargs):
 
 class _Context:
     """`fused.context`: this run's request (`udf_name`, `bounds`, `tile` {x, y, z} or None,
-    `tile_size`, `params`), plus Fused's `in_realtime()` / `in_batch()`. Other Fused context
-    helpers (user e-mail, instance id…) name the cloud API they need."""
+    `tile_size`, `params`, `run_id`, `format`, `attempt`, `token_id`, `instance_id`, as
+    `tilesmith.context()`), plus Fused's `in_realtime()` / `in_batch()`. Other Fused context
+    helpers (user e-mail, …) name the cloud API they need."""
 
     def __getattr__(self, attr):
-        if attr in ("udf_name", "bounds", "tile", "tile_size", "params"):
+        if attr in _current.__slots__:
             return getattr(_current, attr)
         if attr.startswith("__"):
             raise AttributeError(attr)

@@ -9,8 +9,9 @@
 Shipped inside the tilesmith repository and put on the workers' sys.path: no pip install.
 """
 from ._cache import cache
+from ._context import context, progress, status
 from ._errors import BadRequest, HttpError
 from ._types import Bounds, Tile, TileGDF, ViewportGDF
 from ._udf import udf
 
-__all__ = ["udf", "cache", "Bounds", "Tile", "TileGDF", "ViewportGDF", "BadRequest", "HttpError"]
+__all__ = ["udf", "cache", "context", "status", "progress", "Bounds", "Tile", "TileGDF", "ViewportGDF", "BadRequest", "HttpError"]
