@@ -148,6 +148,7 @@ describe.skipIf(!canRun)('the npm package in a fresh project', () => {
       `@deck.gl/layers@${deck}`,
       `@deck.gl/geo-layers@${deck}`,
       `leaflet@${pkg.devDependencies.leaflet}`,
+      `maplibre-gl@${pkg.devDependencies['maplibre-gl']}`,
       `protomaps-leaflet@${pkg.devDependencies['protomaps-leaflet']}`,
       `typescript@${JSON.parse(readFileSync(join(ROOT, 'node_modules/typescript/package.json'), 'utf8')).version}`,
       `@types/node@${pkg.devDependencies['@types/node']}`,

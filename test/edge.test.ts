@@ -1,3 +1,4 @@
+import { freePort } from './helpers/redis.ts';
 /**
  * The edge bundles on the real runtimes, all installed from the npm registry as devDependencies:
  * Cloudflare's workerd (driven by miniflare), Deno and Bun. `tilesmith build` bundles
@@ -30,16 +31,6 @@ const PIN_TILE = `/udf/pin/tiles/${PIN.z}/${PIN.x}/${PIN.y}.mvt`;
 const probe = await findPython();
 if (!probe.python) cannotRun('the edge proxy tests', `no Python that can import numpy and pandas (tried: ${probe.tried.join(' | ')})`);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function decodePin(buf: ArrayBuffer): { lon: number; lat: number; name: unknown } {
   const tile = new VectorTile(new PbfReader(new Uint8Array(buf)));

@@ -1,3 +1,4 @@
+import type { RunInfo as AdmissionRunInfo } from '../compute/admission.ts';
 /**
  * The admin API (admin tokens only; the auth middleware checks): purge a UDF's cached
  * results, list computations in flight, reload the UDF folder.
@@ -8,21 +9,10 @@ import { parseBounds } from '../tiling/bounds.ts';
 import type { Bounds, CachePurgeFilter, ResultCache, TileCoord } from '../types.ts';
 
 /**
- * One computation in flight, as the admission layer (`server/compute/admission.ts` on main:
- * the same shape) or the fallback tracker reports it.
+ * One computation in flight, as the admission layer reports it (or the fallback tracker,
+ * which does not know `clientDriven`).
  */
-export interface RunInfo {
-  udf: string;
-  tile: TileCoord | null;
-  bounds: Bounds | null;
-  state: 'queued' | 'running';
-  /** Epoch ms when it was admitted or queued. */
-  since: number;
-  /** Place in the queue (1 = next), for queued ones. */
-  position?: number;
-  /** A recomputation the client forced (cache_reset, cache=false, cache_max_age). */
-  clientDriven?: boolean;
-}
+export type RunInfo = Omit<AdmissionRunInfo, 'clientDriven'> & { clientDriven?: boolean };
 
 /** Anything that can list computations in flight. */
 export interface RunsSource {
