@@ -51,7 +51,11 @@ const memo = new Map<string, FeatureCollection<Point | Polygon>>();
 export function cachedFeatures(tile: TileCoord, n: number, shape: Shape): FeatureCollection<Point | Polygon> {
   const key = `${tile.z}/${tile.x}/${tile.y}/${n}/${shape}`;
   let fc = memo.get(key);
-  if (!fc) memo.set(key, (fc = makeFeatures(tile, n, shape)));
+  if (!fc) {
+    // Bounded: the isolation section asks for a fresh tile every request.
+    if (memo.size >= 16) memo.delete(memo.keys().next().value!);
+    memo.set(key, (fc = makeFeatures(tile, n, shape)));
+  }
   return fc;
 }
 

@@ -56,7 +56,11 @@ const ERROR_STATUSES: Record<string, string> = {
   '400': 'The request is malformed (bad tile address, parameter or format); the message says what is accepted.',
   '404': 'No such UDF, endpoint, or a tile outside the UDF zoom range.',
   '406': 'The format does not fit the result kind.',
+  '401': 'A token is needed (under --auth): WWW-Authenticate says how.',
+  '403': 'The token does not cover this UDF or endpoint.',
+  '409': 'The run has no result (yet): it is still running, failed or was cancelled.',
   '414': 'The URL is too long.',
+  '429': 'Too many computations for this token or address (--rate-limit); retry after Retry-After seconds.',
   '500': 'The UDF failed or could not be loaded.',
   '503': 'Overloaded or the UDF is unavailable; retry after Retry-After seconds.',
   '504': 'The UDF ran longer than its timeout.',
@@ -81,7 +85,7 @@ const SERVER_PARAMS: Json[] = [
   { name: 'rescale', in: 'query', description: 'min,max: the value range mapped to 0–255 for non-uint8 rasters.', schema: { type: 'string' } },
   { name: 'colormap', in: 'query', description: 'A colormap name (`_r` reverses it), hex stops, or a JSON array of them.', schema: { type: 'string' } },
   { name: 'cache', in: 'query', description: '`false` bypasses the result cache.', schema: { type: 'boolean', default: true } },
-  { name: 'cache_max_age', in: 'query', description: 'e.g. `30m`: the oldest cached result this request accepts; also its lifetime.', schema: { type: 'string' } },
+  { name: 'cache_max_age', in: 'query', description: 'e.g. `30m`: the oldest cached result this request accepts (it can shorten, never extend, the UDF lifetime).', schema: { type: 'string' } },
   { name: 'cache_reset', in: 'query', description: '`true` recomputes and replaces the cached result.', schema: { type: 'boolean', default: false } },
   { name: 'dtype_out_vector', in: 'query', description: "Fused's legacy format name for vector results.", schema: { type: 'string' } },
   { name: 'dtype_out_raster', in: 'query', description: "Fused's legacy format name for raster results.", schema: { type: 'string' } },
@@ -159,6 +163,56 @@ export async function buildOpenApi(deps: OpenApiRouteDeps, base: string): Promis
       { name: 'REQUEST', in: 'query', required: true, schema: { type: 'string', enum: ['GetCapabilities'] } },
     ],
   });
+
+  // Share URLs, operations (issue 11), runs, jobs and environments (issue 14).
+  const tokenParam = pathParam('token', 'A share token (`fsh_…`, from `tilesmith token create --udf NAME`).');
+  const binary = { description: 'The result', headers: RESULT_HEADERS, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } };
+  paths['/server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}'] = simpleGet("A tile of the UDF a share token is for, with its pinned parameters (Fused's share URL).", 'share', { '200': binary, '204': { description: 'Empty tile' }, '304': { description: 'Not modified' }, ...errors('400', '401', '403', '404', '406', '500', '503', '504') }, {
+    parameters: [tokenParam, pathParam('z', 'Zoom', { type: 'integer' }), pathParam('x', 'Column', { type: 'integer' }), pathParam('y', 'Row, optionally with an extension (`5.mvt`)'), ...SERVER_PARAMS],
+  });
+  paths['/server/v1/realtime-shared/{token}/run/file'] = simpleGet('The whole-file result of the UDF a share token is for.', 'share', { '200': binary, ...errors('400', '401', '403', '404', '406', '500', '503', '504') }, {
+    parameters: [tokenParam, ...FILE_PARAMS, ...SERVER_PARAMS],
+  });
+  paths['/metrics'] = simpleGet('Prometheus metrics (text format); an admin token under --auth unless served on --admin-port.', 'operations', { '200': { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors('401', '403') });
+  paths['/admin/cache'] = {
+    delete: {
+      summary: "Purges a UDF's cached results (memory, disk and a shared tier), optionally only those meeting bbox or within minzoom..maxzoom. Admin token.",
+      tags: ['operations'],
+      parameters: [
+        { name: 'udf', in: 'query', required: true, schema: { type: 'string' } },
+        { name: 'bbox', in: 'query', description: 'w,s,e,n', schema: { type: 'string' } },
+        { name: 'minzoom', in: 'query', schema: { type: 'integer', minimum: 0 } },
+        { name: 'maxzoom', in: 'query', schema: { type: 'integer', minimum: 0 } },
+      ],
+      responses: { '200': jsonResponse('How many entries went', { type: 'object', properties: { purged: { type: 'integer' } } }), ...errors('400', '401', '403') },
+    },
+  };
+  paths['/admin/runs'] = simpleGet('Computations in flight: UDF, tile/bounds, state (queued/running), queue position, since. Admin token.', 'operations', { '200': jsonResponse('In-flight computations', { type: 'array', items: { type: 'object' } }), ...errors('401', '403') });
+  paths['/admin/reload'] = { post: { summary: 'Rescans the UDF folder. Admin token.', tags: ['operations'], responses: { '200': jsonResponse('Reloaded', { type: 'object', properties: { reloaded: { type: 'boolean' }, udfs: { type: 'integer' } } }), ...errors('401', '403') } } };
+  const runId = pathParam('id', 'A run id (X-Run-Id, or the 202 answer of a job).');
+  const runRecord = jsonResponse('The run record: state (queued, running, done, failed, cancelled, timed_out), timings, last status, progress, error', { type: 'object' });
+  paths['/runs'] = simpleGet('Recent runs (bounded history), newest first.', 'runs', { '200': jsonResponse('Run records', { type: 'array', items: { type: 'object' } }), ...errors('400', '401') }, {
+    parameters: [
+      { name: 'udf', in: 'query', schema: { type: 'string' } },
+      { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 } },
+    ],
+  });
+  paths['/runs/{id}'] = {
+    get: { summary: 'One run record.', tags: ['runs'], parameters: [runId], responses: { '200': runRecord, ...errors('401', '404') } },
+    delete: { summary: 'Cancels a queued or running job (its thread is stopped, or its Python worker killed).', tags: ['runs'], parameters: [runId], responses: { '200': runRecord, ...errors('401', '404', '409') } },
+  };
+  paths['/runs/{id}/events'] = simpleGet("The run's changes as Server-Sent Events until it ends.", 'runs', { '200': { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors('401', '404') }, { parameters: [runId] });
+  paths['/runs/{id}/result'] = simpleGet("A finished job's result (kept for --job-ttl).", 'runs', { '200': binary, ...errors('401', '404', '409') }, { parameters: [runId] });
+  paths['/udf/{name}/jobs'] = {
+    post: {
+      summary: 'Starts an async job: the same computation as GET /udf/{name}/file; answers 202 with the run id and Location.',
+      tags: ['runs'],
+      parameters: [pathParam('name', 'UDF name'), ...FILE_PARAMS, ...SERVER_PARAMS.filter((p) => p.in === 'query')],
+      requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { params: { type: 'object' }, bounds: {}, tile: { type: 'object' }, format: { type: 'string' } } } } } },
+      responses: { '202': { description: 'Accepted', headers: { Location: { description: '/runs/{id}', schema: { type: 'string' } } }, content: { 'application/json': { schema: { type: 'object' } } } }, ...errors('400', '401', '403', '404', '503') },
+    },
+  };
+  paths['/envs'] = simpleGet('Function environments: interpreter version, packages and the UDFs using each.', 'runs', { '200': jsonResponse('Environments', { type: 'array', items: { type: 'object' } }), ...errors('401') });
 
   // One set of paths per UDF, with its parameters.
   const formatsFor = (kind: ResultKind | null, mode: 'tile' | 'file') => {
@@ -309,6 +363,9 @@ export async function buildOpenApi(deps: OpenApiRouteDeps, base: string): Promis
       { name: 'meta', description: 'Catalog, health and this document' },
       { name: 'pages', description: 'Pages and the files they load' },
       { name: 'ogc', description: 'OGC API – Tiles and WMTS' },
+      { name: 'share', description: "Fused's share URLs (a token in the path)" },
+      { name: 'operations', description: 'Metrics and the admin API' },
+      { name: 'runs', description: 'Run records, progress, async jobs and function environments' },
       ...deps.registry.list().map((u) => ({ name: `udf: ${u.name}`, description: u.options.description ?? `UDF ${u.name} (${u.language})` })),
     ],
     paths,
