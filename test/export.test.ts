@@ -17,6 +17,7 @@ import { countTiles, exportTiles, seedTiles, tilesOf } from '../server/node/expo
 import { startServer, type RunningServer } from '../server/node/serve.ts';
 import type { Bounds } from '../server/types.ts';
 import { haveRedis, startRedis, type TestRedis } from './helpers/redis.ts';
+import { cannotRun } from './helpers/skip.ts';
 
 const UDFS = resolve(import.meta.dirname, 'fixtures/shared-udfs');
 const EXAMPLES = resolve(import.meta.dirname, '../examples/udfs');
@@ -221,6 +222,8 @@ describe('seed', () => {
 });
 
 const QGIS_PY = '/usr/lib/python3/dist-packages/qgis/core/__init__.py';
+if (!existsSync(QGIS_PY)) cannotRun('QGIS opening an exported MBTiles', 'python3-qgis is missing (scripts/setup-system.mjs installs it)');
+
 describe.skipIf(!existsSync(QGIS_PY))('QGIS opens an exported MBTiles', () => {
   it('loads and draws the countries example exported to MBTiles', async () => {
     const out = join(work, 'countries.mbtiles');

@@ -5,6 +5,7 @@
  * fused module's attributes, reserved names, and every new format read back by an
  * independent reader (GDAL, openpyxl, Python's XML parser, PIL, apache-arrow, sharp).
  */
+import { cannotRun } from './helpers/skip.ts';
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ const PYTHON = '/usr/bin/python3';
 const run = promisify(execFile);
 const haveTools = existsSync(PYTHON) && existsSync('/usr/bin/gdalinfo');
 if (!haveTools) {
-  console.warn(`\n${'!'.repeat(90)}\n!! SKIPPING the Fused compatibility tests: ${PYTHON} or gdalinfo is missing (scripts/setup-system.mjs installs them)\n${'!'.repeat(90)}\n`);
+  cannotRun('the Fused compatibility tests', `${PYTHON} or gdalinfo is missing (scripts/setup-system.mjs installs them)`);
 }
 
 /** Runs Python code with the file path as argv[1] and returns what it prints as JSON. */

@@ -24,6 +24,7 @@ import { makeLines, makePolygons, parisTile } from '../bench/workloads.ts';
 import { mvtEncoder } from '../server/encoders/mvt.ts';
 import { normalizeResult } from '../server/result/normalize.ts';
 import type { TileCoord } from '../server/types.ts';
+import { cannotRun } from './helpers/skip.ts';
 
 const EXTENT = 4096;
 const BUFFER = 64;
@@ -34,7 +35,7 @@ const AGREEMENT = 0.97;
 
 const missing = postgisMissing();
 if (missing) {
-  console.warn(`\n${'!'.repeat(100)}\n!! SKIPPING the PostGIS parity tests: ${missing}\n${'!'.repeat(100)}\n`);
+  cannotRun('the PostGIS parity tests', missing);
 }
 
 type P = { x: number; y: number };

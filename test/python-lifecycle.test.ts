@@ -4,6 +4,7 @@
  * call's error, the @cache disk cap, and processes left behind when the server is stopped or its
  * launcher is killed. Real /usr/bin/python3 workers, real processes checked through /proc.
  */
+import { cannotRun } from './helpers/skip.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { createPythonLoader } from '../server/udf/python/loader.ts';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const probe = await findPython();
 if (!probe.python) {
-  console.warn(`\n${'!'.repeat(90)}\n!! SKIPPING the Python lifecycle tests: no Python that can import numpy and pandas (tried: ${probe.tried.join(' | ')})\n${'!'.repeat(90)}\n`);
+  cannotRun('the Python lifecycle tests', `no Python that can import numpy and pandas (tried: ${probe.tried.join(' | ')})`);
 }
 
 /** Whether a process runs (a zombie has finished: only its exit status is left). */

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qgisRasterUri } from '../client/qgis.ts';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
 import { openTokenStore } from '../server/node/token-store.ts';
+import { cannotRun } from './helpers/skip.ts';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = resolve(import.meta.dirname, 'qgis/render.py');
@@ -80,6 +81,8 @@ afterAll(async () => {
   await server?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
+
+if (!QGIS) cannotRun('QGIS and a private raster UDF', 'python3-qgis is missing (scripts/setup-system.mjs installs it)');
 
 describe.skipIf(!QGIS)('QGIS and a private raster UDF', () => {
   it('renders it from a URI with ?token= and draws nothing without one', () => {

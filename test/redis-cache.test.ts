@@ -13,11 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedTiles } from '../server/node/export.ts';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
 import { haveRedis, startRedis, type TestRedis } from './helpers/redis.ts';
+import { cannotRun } from './helpers/skip.ts';
 
 const UDFS = resolve(import.meta.dirname, 'fixtures/shared-udfs');
 const BIN = resolve(import.meta.dirname, '../bin/tilesmith.js');
 const available = await haveRedis();
-if (!available) console.warn('!!! redis-server is not installed: skipping test/redis-cache.test.ts (run scripts/setup-system.mjs)');
+if (!available) cannotRun('test/redis-cache.test.ts', 'redis-server is not installed (run scripts/setup-system.mjs)');
 
 let redis: TestRedis;
 let work: string;

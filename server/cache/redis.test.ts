@@ -6,9 +6,10 @@ import { createMemoryCache } from './memory.ts';
 import { createRedisTier, withSharedCompute, type SharedCache } from './redis.ts';
 import { createTieredCache } from './tiered.ts';
 import { makeEntry } from './test-helpers.ts';
+import { cannotRun } from '../../test/helpers/skip.ts';
 
 const available = await haveRedis();
-if (!available) console.warn('!!! redis-server is not installed: skipping server/cache/redis.test.ts (run scripts/setup-system.mjs)');
+if (!available) cannotRun('server/cache/redis.test.ts', 'redis-server is not installed (run scripts/setup-system.mjs)');
 
 let redis: TestRedis;
 const opened: SharedCache[] = [];

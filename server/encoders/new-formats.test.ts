@@ -17,6 +17,7 @@ import { htmlEncoder } from './html.ts';
 import { readWkb } from './test-utils.ts';
 import { tiffEncoder } from './tiff.ts';
 import { xmlEncoder, xmlName } from './xml.ts';
+import { cannotRun } from '../../test/helpers/skip.ts';
 
 const PYTHON = '/usr/bin/python3';
 const HAVE = existsSync(PYTHON) && existsSync('/usr/bin/gdalinfo');
@@ -79,6 +80,8 @@ describe('html', () => {
     expect(page).toContain('<td>POINT (1 2)</td>');
   });
 });
+
+if (!HAVE) cannotRun('the new formats\' Python and GDAL readers', `${PYTHON} or /usr/bin/gdalinfo is missing (scripts/setup-system.mjs installs them)`);
 
 describe.skipIf(!HAVE)('readers in Python and GDAL', () => {
   it('xml parses with ElementTree in pandas.to_xml layout, with safe element names', () => {

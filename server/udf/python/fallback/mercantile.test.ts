@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { cannotRun } from '../../../../test/helpers/skip.ts';
 
 const PYTHON = '/usr/bin/python3';
 const FALLBACK = import.meta.dirname;
@@ -13,6 +14,8 @@ function py(code: string): any {
   const script = `import sys, json\nsys.path.insert(0, ${JSON.stringify(FALLBACK)})\nimport mercantile as m\nassert m.__file__.startswith(${JSON.stringify(FALLBACK)})\n${code}`;
   return JSON.parse(execFileSync(PYTHON, ['-c', script], { encoding: 'utf8' }));
 }
+
+if (!existsSync(PYTHON)) cannotRun('the fallback mercantile tests', `${PYTHON} is missing (scripts/setup-system.mjs installs it)`);
 
 describe.skipIf(!existsSync(PYTHON))('fallback mercantile', () => {
   it('matches the documented examples', () => {
