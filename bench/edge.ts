@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { buildEdge } from '../server/node/build.ts';
 import { startServer } from '../server/node/serve.ts';
 import type { EncodeContext, NormalizedResult } from '../server/types.ts';
 import { fmt, interleave, median, ratios, runLoad, spread, timeCalls, type LoadResult } from './load.ts';
+import { freePort } from '../test/helpers/redis.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = path.join(ROOT, 'test/fixtures/edge');
@@ -66,16 +66,6 @@ export async function benchPortablePng(o: { rounds: number; perRound: number }):
   ].join('\n');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function benchEdgeHits(o: { rounds: number; requests: number; concurrency: number; maxMsPerRound: number }): Promise<string> {
   const work = mkdtempSync(path.join(tmpdir(), 'tilesmith-bench-edge-'));
