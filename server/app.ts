@@ -11,6 +11,8 @@ import { createStandardsRoutes } from './routes/standards.ts';
 import { createRunRoutes } from './routes/runs.ts';
 import { RunRegistry } from './compute/runs.ts';
 import { tileToBounds } from './tiling/bounds.ts';
+import { pathAndQuery } from './http/url.ts';
+import { createHotHits, type HotHits } from './routes/hot-hits.ts';
 import type { LoadedUdf, ResultCache, ResultKind } from './types.ts';
 
 export interface AppOptions {
@@ -67,6 +69,18 @@ export interface AppOptions {
   operations?: OperationsOptions;
 }
 
+/**
+ * The app `createApp` returns: a Hono app plus its cached-hit fast path, which a server
+ * adapter may consult before building a `Request` (the Node server does, see serve.ts).
+ */
+export type TilesmithApp = Hono & {
+  /**
+   * Answers repeated anonymous GETs of results in the memory tier without the middleware
+   * chain (see routes/hot-hits.ts); undefined means "run `fetch`".
+   */
+  hotHits: HotHits;
+};
+
 /** Helpers that route groups share. */
 export interface AppHelpers {
   registry: AppOptions['registry'];
@@ -83,7 +97,7 @@ export interface AppHelpers {
  * const app = createApp({ registry, encoders: createDefaultEncoderRegistry(), cache });
  * serve({ fetch: app.fetch, port: 8787 });
  */
-export function createApp(options: AppOptions): Hono {
+export function createApp(options: AppOptions): TilesmithApp {
   const log = options.log ?? ((m: string) => console.error(m));
   const insights = new Map<string, UdfInsight>();
   const maxUrl = options.maxUrlLength ?? 8192;
@@ -150,6 +164,16 @@ export function createApp(options: AppOptions): Hono {
 
   const app = new Hono();
   const cors = corsPolicy(options.corsOrigin ?? '*');
+  /** Computations in flight by cache key (serve-result.ts); the fast path declines their keys. */
+  const flights = new Map();
+  const cache = options.cache;
+  const hotHits = createHotHits({
+    registry: options.registry,
+    peek: cache.peek ? (key) => cache.peek!(key) : () => undefined,
+    busy: (key) => flights.has(key),
+    commonHeaders: (origin) => cors.headers(origin),
+    observe: options.operations?.observe,
+  });
   app.use('*', async (c, next) => {
     const common = cors.headers(c.req.header('origin'));
     if (c.req.method === 'OPTIONS') return cors.preflight(common);
@@ -196,6 +220,8 @@ export function createApp(options: AppOptions): Hono {
       resolveKind,
       dev: errorOpts.dev,
       hooks,
+      flights,
+      hot: hotHits,
     }),
   );
 
@@ -203,7 +229,7 @@ export function createApp(options: AppOptions): Hono {
     errorResponse(new NotFoundError('No such endpoint. Try GET /udfs, /udf/{name}/tiles/{z}/{x}/{y}, /udf/{name}/file or /udf/{name}/tilejson.json.'), undefined, c, errorOpts),
   );
   app.onError((err, c) => errorResponse(err, log, c, errorOpts));
-  return app;
+  return Object.assign(app, { hotHits });
 }
 
 const CORS_EXPOSE_HEADERS = ['ETag', 'X-Cache', 'X-Cache-Tier', 'Server-Timing', 'X-Tilesmith-Error', 'X-Request-Id', 'Retry-After', 'Content-Disposition', 'Content-Length', 'X-Run-Id', 'Location'].join(',');
@@ -296,14 +322,7 @@ function appendVary(c: { res: Response }, value: string): void {
   }
 }
 
-/**
- * The length of the path + query (+ fragment) of a request URL, i.e. everything after the
- * origin, without parsing it: request URLs are already serialised (`scheme://host/…`).
- */
+/** The length of the path + query (+ fragment) of a request URL (see `pathAndQuery`). */
 export function pathAndQueryLength(url: string): number {
-  const scheme = url.indexOf('://');
-  const slash = scheme < 0 ? -1 : url.indexOf('/', scheme + 3);
-  // No path, or user info whose origin would omit it: let URL decide.
-  if (slash < 0 || url.lastIndexOf('@', slash) > scheme) return url.length - new URL(url).origin.length;
-  return url.length - slash;
+  return pathAndQuery(url).length;
 }

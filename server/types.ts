@@ -321,6 +321,12 @@ export type CacheTier = string;
 /** A result cache. `getOrCompute` gives single-flight: concurrent identical misses compute once. */
 export interface ResultCache {
   get(key: string): Promise<CacheEntry | undefined>;
+  /**
+   * The live entry of `key` in the fastest tier (memory), looked up synchronously, without
+   * I/O or copying into other tiers; undefined when it is not there. The cached-hit fast path
+   * answers from it. Caches without an in-process tier omit it.
+   */
+  peek?(key: string): CacheEntry | undefined;
   set(key: string, entry: CacheEntry): Promise<void>;
   delete(key: string): Promise<void>;
   /**

@@ -26,15 +26,19 @@ export function createMemoryCache(opts: MemoryCacheOptions = {}): ResultCache & 
     maxSize: opts.maxBytes ?? 256 * 1024 * 1024,
     sizeCalculation: (entry, key) => entry.body.byteLength + key.length + ENTRY_OVERHEAD,
   });
+  const peek = (key: string): CacheEntry | undefined => {
+    const entry = lru.get(key);
+    if (entry && entry.expiresAt <= Date.now()) {
+      lru.delete(key);
+      return undefined;
+    }
+    return entry;
+  };
   return withSingleFlight({
     async get(key: string) {
-      const entry = lru.get(key);
-      if (entry && entry.expiresAt <= Date.now()) {
-        lru.delete(key);
-        return undefined;
-      }
-      return entry;
+      return peek(key);
     },
+    peek,
     async set(key: string, entry: CacheEntry) {
       // Storing an already-expired entry would only evict live ones; drop any older value too.
       if (entry.expiresAt <= Date.now()) lru.delete(key);

@@ -94,6 +94,8 @@ export function createTieredCache(tiers: CacheStorage[]): TieredCache {
       }
       return undefined;
     },
+    // Only the first tier can answer synchronously (memory); a hit there is what `get` returns too.
+    ...(tiers[0]!.peek ? { peek: tiers[0]!.peek } : {}),
     set: (key: string, entry: CacheEntry) => store(tiers, key, entry),
     async delete(key: string): Promise<void> {
       await Promise.all(tiers.map((tier) => tier.delete(key)));

@@ -33,7 +33,7 @@ export function hasCommonHeaders(res: Response): boolean {
 function respond(c: Context | undefined, body: BodyInit | null, status: number, headers: Record<string, string>): Response {
   const common = c?.get(COMMON_HEADERS) as CommonHeaders | undefined;
   if (!common) return new Response(body, { status, headers });
-  for (const k in common) headers[k] = k === 'Vary' && headers.Vary ? `${headers.Vary}, ${common[k]}` : common[k]!;
+  addCommonHeaders(headers, common);
   const res = new Response(body, { status, headers });
   withCommon.add(res);
   return res;
@@ -69,10 +69,14 @@ const INCOMING_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export function requestId(c: Context): string {
   let id = c.get(REQUEST_ID) as string | undefined;
   if (id) return id;
-  const incoming = c.req.raw.headers.get('x-request-id');
-  id = incoming && INCOMING_ID.test(incoming) ? incoming : `${BOOT}-${(++requestCounter).toString(36)}`;
+  id = newRequestId(c.req.raw.headers.get('x-request-id') ?? undefined);
   c.set(REQUEST_ID, id);
   return id;
+}
+
+/** A request id: the incoming `X-Request-Id` when it looks like one, else `<boot>-<counter>`. */
+export function newRequestId(incoming: string | undefined): string {
+  return incoming && INCOMING_ID.test(incoming) ? incoming : `${BOOT}-${(++requestCounter).toString(36)}`;
 }
 
 /**
@@ -158,32 +162,66 @@ export function resultInfo(c: Context): ResultResponseOptions | undefined {
   return c.get(RESULT_INFO) as ResultResponseOptions | undefined;
 }
 
+/** What `resultHead` needs besides the result options: facts of the request. */
+export interface ResultHeadRequest {
+  /** `X-Request-Id`. */
+  requestId: string;
+  /** A token authorised the request: `Cache-Control: private` + `Vary: Authorization`. */
+  private: boolean;
+  /** The request's `If-None-Match`. */
+  ifNoneMatch: string | undefined;
+}
+
+/** Status, headers and body of a result response, before the request's common (CORS) headers. */
+export interface ResultHead {
+  status: 200 | 204 | 304;
+  /** A fresh object (callers may add to it). */
+  headers: Record<string, string>;
+  body: Uint8Array | null;
+}
+
 /**
- * Builds the response for a computed or cached result: 200 / 204 / 304 with ETag,
- * Cache-Control (remaining lifetime of the entry), X-Cache and Server-Timing.
+ * The status, headers and body of a computed or cached result: 200 / 204 / 304 with ETag,
+ * Cache-Control (remaining lifetime of the entry), X-Cache and Server-Timing. A pure function
+ * of the result and the request's facts, shared by `resultResponse` and the cached-hit fast
+ * path (`createHotHits`), so both answer byte for byte alike.
  */
-export function resultResponse(c: Context, o: ResultResponseOptions): Response {
+export function resultHead(o: ResultResponseOptions, r: ResultHeadRequest): ResultHead {
   const { entry } = o;
-  c.set(RESULT_INFO, o);
   const maxAge = Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1000));
-  // [issue 11] A result a token authorised is for that token's holder only: no shared caches.
-  const priv = isPrivateResponse(c);
   const headers: Record<string, string> = {
-    'Cache-Control': o.cacheable && maxAge > 0 ? `${priv ? 'private' : 'public'}, max-age=${maxAge}` : 'no-store',
+    'Cache-Control': o.cacheable && maxAge > 0 ? `${r.private ? 'private' : 'public'}, max-age=${maxAge}` : 'no-store',
     ETag: entry.etag,
     'X-Cache': o.cacheStatus,
     'Server-Timing': serverTiming(o.timings),
-    'X-Request-Id': requestId(c),
+    'X-Request-Id': r.requestId,
   };
   if (o.tier) headers['X-Cache-Tier'] = o.tier;
   if (o.runId) headers['X-Run-Id'] = o.runId;
-  if (priv) headers.Vary = 'Authorization';
-  if (etagMatches(c.req.header('If-None-Match'), entry.etag)) {
-    return respond(c, null, 304, headers);
-  }
-  if (entry.status === 204) return respond(c, null, 204, headers);
+  if (r.private) headers.Vary = 'Authorization';
+  if (etagMatches(r.ifNoneMatch, entry.etag)) return { status: 304, headers, body: null };
+  if (entry.status === 204) return { status: 204, headers, body: null };
   headers['Content-Type'] = entry.mediaType;
   headers['Content-Length'] = String(entry.body.byteLength);
   if (o.filename) headers['Content-Disposition'] = `inline; filename="${o.filename}"`;
-  return respond(c, entry.body as BodyInit, 200, headers);
+  return { status: 200, headers, body: entry.body };
+}
+
+/**
+ * Adds the request's common headers (CORS, see `CommonHeaders`) to `headers` in place: they
+ * replace a header of the same name, and a `Vary` joins the one already there.
+ */
+export function addCommonHeaders(headers: Record<string, string>, common: CommonHeaders): Record<string, string> {
+  for (const k in common) headers[k] = k === 'Vary' && headers.Vary ? `${headers.Vary}, ${common[k]}` : common[k]!;
+  return headers;
+}
+
+/**
+ * Builds the response for a computed or cached result (see `resultHead`).
+ */
+export function resultResponse(c: Context, o: ResultResponseOptions): Response {
+  c.set(RESULT_INFO, o);
+  // [issue 11] A result a token authorised is for that token's holder only: no shared caches.
+  const head = resultHead(o, { requestId: requestId(c), private: isPrivateResponse(c), ifNoneMatch: c.req.header('If-None-Match') });
+  return respond(c, head.body as BodyInit | null, head.status, head.headers);
 }

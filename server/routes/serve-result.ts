@@ -13,6 +13,9 @@ import type { ServeHooks } from '../operations.ts';
 import { RunRegistry } from '../compute/runs.ts';
 import { scrubMessage } from '../http/response.ts';
 import { TilesmithError } from '../errors.ts';
+import { isGrantedRequest, isPrivateResponse } from '../auth/middleware.ts';
+import { pathAndQuery } from '../http/url.ts';
+import type { HotHits } from './hot-hits.ts';
 import type { Bounds, CacheEntry, ComputedResult, EncodeRequest, LoadedUdf, NormalizedResult, ResultCache, TileCoord, UdfCall } from '../types.ts';
 
 /** What the app knows about each UDF from its runs (result kind and vector fields). */
@@ -50,6 +53,8 @@ export interface ServeDeps {
   hooks?: ServeHooks;
   /** Records every computation as a run (`GET /runs/{id}`); without it runs have ids only. */
   runs?: RunRegistry;
+  /** The cached-hit fast path: told which URLs it may answer from the memory tier. */
+  hot?: HotHits;
 }
 
 interface Flight {
@@ -288,6 +293,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
       timings.total = performance.now() - t0;
       const jobId = deps.runs?.jobFor(c.req.raw);
       if (jobId) deps.runs!.completeJob(jobId, cached, req.filename, 'HIT');
+      else if (opts.maxAge === undefined) rememberHot(c, deps, req, key);
       return resultResponse(c, { entry: forRequest(cached, opts.maxAge), cacheStatus: 'HIT', cacheable: true, timings, filename: req.filename, tier: cached.tier, runId: jobId ?? cached.runId ?? RunRegistry.newId() });
     }
   }
@@ -432,6 +438,7 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
   }
   timings.total = performance.now() - t0;
   if (jobId) runs!.completeJob(jobId, entry, req.filename, status);
+  else if (status !== 'BYPASS' && !reset && opts.maxAge === undefined && memoKey !== undefined) rememberHot(c, deps, req, key);
   if (status === 'BYPASS') {
     // Do not let browsers or CDNs keep a result the user asked not to cache.
     entry = { ...entry, expiresAt: Date.now() };
@@ -445,6 +452,18 @@ export async function serveResult(c: Context, deps: ServeDeps, req: ServeRequest
     tier: status === 'HIT' ? entry.tier : undefined,
     runId: jobId ?? entry.runId ?? ownRunId ?? RunRegistry.newId(),
   });
+}
+
+/**
+ * Tells the cached-hit fast path (see hot-hits.ts) that this URL, asked again the same way,
+ * may be answered from the memory tier: only an anonymous GET (no token: auth and private
+ * responses stay on the full path; not a share URL's inner request), with a memo key (not an
+ * admin's), that neither forced nor limited the cache (the callers check `cache_reset`,
+ * `cache=false` and `cache_max_age`).
+ */
+function rememberHot(c: Context, deps: ServeDeps, req: ServeRequest, key: string): void {
+  if (!deps.hot || c.req.method !== 'GET' || principalOf(c) || isPrivateResponse(c) || isGrantedRequest(c.req.raw)) return;
+  deps.hot.remember(pathAndQuery(c.req.url), { udf: req.udf, key, filename: req.filename });
 }
 
 /**

@@ -1,0 +1,10 @@
+import { benchCachedHit } from './cached-hit.ts';
+import { startServers } from './servers.ts';
+import { BENCH_TILE } from './fixtures.ts';
+const { z, x, y } = BENCH_TILE;
+const tilePath = `/udf/bench_points/tiles/${z}/${x}/${y}.mvt?n=1000`;
+const servers = await startServers(tilePath);
+const body = new Uint8Array(await (await fetch(servers.ready.tilesmith + tilePath)).arrayBuffer());
+console.log(await benchCachedHit({ servers: servers.ready, body, tilePath, rounds: 5, seconds: 2, requests: 3000, maxMsPerRound: 3000, concurrency: 32 }));
+await servers.stop();
+process.exit(0);
