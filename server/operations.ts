@@ -39,6 +39,11 @@ export interface RequestRecord {
 
 /** Receives what the server observes. All optional. */
 export interface Observer {
+  /**
+   * One answered request. The record is valid during the call only: the cached-hit fast path
+   * reuses one record object per URL (so observers may memoise per record object, as the
+   * metrics do, but must copy what they keep).
+   */
   request?(r: RequestRecord): void;
   /** Lines a UDF printed during a successful run, tagged with its run's request id. */
   udfLogs?(info: { requestId: string; udf: string; lines: string[] }): void;

@@ -148,6 +148,8 @@ export interface ResultResponseOptions {
   /** Whether responses may be stored by browsers and CDNs. */
   cacheable: boolean;
   timings: Record<string, number>;
+  /** `Server-Timing` as already formatted (instead of from `timings`). */
+  serverTiming?: string;
   filename?: string;
   /** On a hit: the cache tier that answered (`X-Cache-Tier: memory|redis|disk`). */
   tier?: string;
@@ -193,7 +195,7 @@ export function resultHead(o: ResultResponseOptions, r: ResultHeadRequest): Resu
     'Cache-Control': o.cacheable && maxAge > 0 ? `${r.private ? 'private' : 'public'}, max-age=${maxAge}` : 'no-store',
     ETag: entry.etag,
     'X-Cache': o.cacheStatus,
-    'Server-Timing': serverTiming(o.timings),
+    'Server-Timing': o.serverTiming ?? serverTiming(o.timings),
     'X-Request-Id': r.requestId,
   };
   if (o.tier) headers['X-Cache-Tier'] = o.tier;

@@ -23,7 +23,7 @@
  */
 import client from 'prom-client';
 import type { RunsSource } from '../routes/admin.ts';
-import type { Observer } from '../operations.ts';
+import type { Observer, RequestRecord } from '../operations.ts';
 
 export interface TilesmithMetrics {
   /** What the app reports into (pass as `operations.observe`, or call from your own observer). */
@@ -63,9 +63,13 @@ class HotCounter {
     readonly help: string,
   ) {}
   inc(key: string, labels: () => Labels, by = 1): void {
+    this.handle(key, labels).value += by;
+  }
+  /** The series of `key` (created with `labels()` the first time), to add to directly. */
+  handle(key: string, labels: () => Labels): { value: number } {
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels: labels(), value: 0 }));
-    s.value += by;
+    return s;
   }
   get() {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value })) };
@@ -83,8 +87,15 @@ class HotHistogram {
     private readonly bounds: number[],
   ) {}
   observe(key: string, labels: () => Labels, value: number): void {
+    this.add(this.handle(key, labels), value);
+  }
+  /** The series of `key` (created with `labels()` the first time), for `add`. */
+  handle(key: string, labels: () => Labels): { counts: number[]; sum: number; count: number } {
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels: labels(), counts: new Array(this.bounds.length).fill(0), sum: 0, count: 0 }));
+    return s;
+  }
+  add(s: { counts: number[]; sum: number; count: number }, value: number): void {
     const b = this.bounds;
     for (let i = 0; i < b.length; i++) {
       if (value <= b[i]!) {
@@ -144,24 +155,47 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Tilesmit
     },
   });
   queue.set(0);
+  /**
+   * The series a record counts into, per record object: the cached-hit fast path passes the
+   * same object for every hit of a URL, so a hit costs a few additions instead of building
+   * label keys (its status and tier are checked, since they can change).
+   */
+  type Handles = { status: number; tier: string | undefined; req: { value: number }; dur: ReturnType<typeof duration.handle>; cache?: { value: number }; bytes?: { value: number } };
+  const handles = new WeakMap<object, Handles>();
+  const handlesOf = (rec: RequestRecord): Handles => {
+    const u = rec.udf ?? '';
+    const route = rec.route;
+    const h: Handles = {
+      status: rec.status,
+      tier: rec.tier,
+      req: requests.handle(`${route}|${rec.status}|${u}`, () => ({ route, status: String(rec.status), udf: u })),
+      dur: duration.handle(route, () => ({ route })),
+    };
+    if (rec.cache) {
+      const result = rec.cache.toLowerCase();
+      const tier = rec.tier ?? (result === 'hit' ? 'unknown' : '');
+      h.cache = cache.handle(`${result}|${tier}`, () => ({ result, tier }));
+      h.bytes = cacheBytes.handle(`${result}|${tier}`, () => ({ result, tier }));
+    }
+    return h;
+  };
   return {
     registry,
     contentType: registry.contentType,
     render: () => registry.metrics(),
     observer: {
       request(rec) {
-        const u = rec.udf ?? '';
-        const route = rec.route;
-        requests.inc(`${route}|${rec.status}|${u}`, () => ({ route, status: String(rec.status), udf: u }));
-        duration.observe(route, () => ({ route }), rec.durationMs / 1000);
-        if (rec.cache) {
-          const result = rec.cache.toLowerCase();
-          const tier = rec.tier ?? (result === 'hit' ? 'unknown' : '');
-          cache.inc(`${result}|${tier}`, () => ({ result, tier }));
-          cacheBytes.inc(`${result}|${tier}`, () => ({ result, tier }), rec.bytes);
+        let h = handles.get(rec);
+        if (!h || h.status !== rec.status || h.tier !== rec.tier) handles.set(rec, (h = handlesOf(rec)));
+        h.req.value++;
+        duration.add(h.dur, rec.durationMs / 1000);
+        if (h.cache) {
+          h.cache.value++;
+          h.bytes!.value += rec.bytes;
         }
-        if (rec.udf && rec.udfMs !== undefined) udf.observe(u, () => ({ udf: u }), rec.udfMs / 1000);
-        if (rec.udf && rec.encodeMs !== undefined) encode.observe(u, () => ({ udf: u }), rec.encodeMs / 1000);
+        const u = rec.udf;
+        if (u && rec.udfMs !== undefined) udf.observe(u, () => ({ udf: u }), rec.udfMs / 1000);
+        if (u && rec.encodeMs !== undefined) encode.observe(u, () => ({ udf: u }), rec.encodeMs / 1000);
       },
       authFailure: (reason) => authFailures.inc({ reason }),
       rateLimited: () => limited.inc(),

@@ -20,7 +20,7 @@
  */
 import { addCommonHeaders, newRequestId, resultHead, type CommonHeaders, type ResultHead } from '../http/response.ts';
 import { redactUrl } from '../auth/middleware.ts';
-import { routeOf, type Observer } from '../operations.ts';
+import { routeOf, type Observer, type RequestRecord } from '../operations.ts';
 import { RunRegistry } from '../compute/runs.ts';
 import type { CacheEntry, LoadedUdf } from '../types.ts';
 
@@ -64,6 +64,28 @@ export interface HotHits {
   readonly answered: number;
 }
 
+/** The record of a fast-path hit (reused per URL; `url` is redacted only if read). */
+class HitRecord implements RequestRecord {
+  requestId = '';
+  readonly method = 'GET';
+  status = 200;
+  durationMs = 0;
+  readonly cache = 'HIT';
+  tier: string | undefined = undefined;
+  bytes = 0;
+  constructor(
+    private readonly rawUrl: string,
+    readonly route: string,
+    readonly udf: string,
+  ) {}
+  get url(): string {
+    return redactUrl(this.rawUrl);
+  }
+}
+
+const HIT_TIMINGS = { udf: 0, encode: 0 };
+const HIT_TIMING = 'udf;dur=0.00, encode;dur=0.00, total;dur=';
+
 /** Longest URL remembered: longer ones always take the full path (they are rarely repeated). */
 const MAX_URL = 2048;
 
@@ -74,7 +96,7 @@ const MAX_URL = 2048;
  * const head = hot.answer({ method: 'GET', url: '/udf/a/tiles/1/0/0.mvt', header: () => undefined });
  */
 export function createHotHits(o: HotHitsOptions): HotHits {
-  const table = new Map<string, HotHitInfo & { udfName: string; route: string }>();
+  const table = new Map<string, HotHitInfo & { udfName: string; record: HitRecord }>();
   const maxUrls = o.maxUrls ?? 8192;
   let answered = 0;
   return {
@@ -90,7 +112,7 @@ export function createHotHits(o: HotHitsOptions): HotHits {
       if (table.has(url)) table.delete(url);
       else if (table.size >= maxUrls) table.delete(table.keys().next().value!);
       const q = url.indexOf('?');
-      table.set(url, { ...info, udfName: info.udf.name, route: routeOf(q < 0 ? url : url.slice(0, q)).route });
+      table.set(url, { ...info, udfName: info.udf.name, record: new HitRecord(url, routeOf(q < 0 ? url : url.slice(0, q)).route, info.udf.name) });
     },
     answer(req) {
       if (req.method !== 'GET') return undefined;
@@ -110,7 +132,8 @@ export function createHotHits(o: HotHitsOptions): HotHits {
           entry,
           cacheStatus: 'HIT',
           cacheable: true,
-          timings: { udf: 0, encode: 0, total: performance.now() - t0 },
+          timings: HIT_TIMINGS,
+          serverTiming: `${HIT_TIMING}${(performance.now() - t0).toFixed(2)}`,
           filename: hot.filename,
           tier: entry.tier,
           runId: entry.runId ?? RunRegistry.newId(),
@@ -121,21 +144,14 @@ export function createHotHits(o: HotHitsOptions): HotHits {
       answered++;
       const observe = o.observe?.request;
       if (observe) {
-        const url = req.url;
-        observe({
-          requestId,
-          method: 'GET',
-          get url() {
-            return redactUrl(url);
-          },
-          route: hot.route,
-          status: head.status,
-          udf: hot.udfName,
-          durationMs: performance.now() - t0,
-          cache: 'HIT',
-          tier: entry.tier,
-          bytes: head.status === 200 ? entry.body.byteLength : 0,
-        });
+        // One record object per URL, refilled: observers memoise per record (see Observer.request).
+        const r = hot.record;
+        r.requestId = requestId;
+        r.status = head.status;
+        r.durationMs = performance.now() - t0;
+        r.tier = entry.tier;
+        r.bytes = head.status === 200 ? entry.body.byteLength : 0;
+        observe(r);
       }
       return head;
     },
