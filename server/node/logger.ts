@@ -52,7 +52,8 @@ export function createLogger(opts: LoggerOptions = {}): TilesmithLogger {
     observer: {
       request(r) {
         const quiet = r.status < 500 && (r.cache === 'HIT' || r.status === 304);
-        if (quiet && !logger.isLevelEnabled('debug')) return; // the common case: skip building the line
+        // Skip building a line nobody will write (cached hits are debug, the rest info or error).
+        if (!logger.isLevelEnabled(r.status >= 500 ? 'error' : quiet ? 'debug' : 'info')) return;
         const line = {
           reqId: r.requestId,
           method: r.method,
