@@ -169,7 +169,7 @@ export function createApp(options: AppOptions): TilesmithApp {
   const cache = options.cache;
   const hotHits = createHotHits({
     registry: options.registry,
-    peek: cache.peek ? (key) => cache.peek!(key) : () => undefined,
+    peek: cache.peek ? (key) => cache.peek!(key) : undefined,
     busy: (key) => flights.has(key),
     commonHeaders: (origin) => cors.headers(origin),
     observe: options.operations?.observe,

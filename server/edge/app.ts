@@ -3,8 +3,8 @@
  * runtime), the encoders that run without Node (PNG in pure JS; jpg/webp/gif listed but a
  * 406 naming why), the target's cache tier, and the origin proxy for UDFs the bundle lacks.
  */
-import type { Hono } from 'hono';
-import { createApp } from '../app.ts';
+import { createApp, type TilesmithApp } from '../app.ts';
+import { pathAndQuery } from '../http/url.ts';
 import { createMemoryCache } from '../cache/memory.ts';
 import { arrowEncoder } from '../encoders/arrow.ts';
 import { csvEncoder } from '../encoders/csv.ts';
@@ -77,7 +77,7 @@ export interface EdgeAppOptions {
 export interface EdgeApp {
   fetch(request: Request, env?: Record<string, unknown>, ctx?: unknown): Promise<Response>;
   /** The Hono app, built on the first request (Workers' `caches` and `env` exist only then). */
-  app(requestUrl?: string): Hono;
+  app(requestUrl?: string): TilesmithApp;
 }
 
 /**
@@ -101,11 +101,11 @@ function defaultCache(o: EdgeAppOptions, requestUrl: string): ResultCache {
  */
 export function createEdgeApp(options: EdgeAppOptions): EdgeApp {
   const registry = createStaticRegistry(options.udfs, options.defaultTimeoutMs);
-  let hono: Hono | undefined;
+  let hono: TilesmithApp | undefined;
   let proxy: OriginProxy | null | undefined;
   const log = options.log ?? ((m: string) => console.error(m));
 
-  const app = (requestUrl = 'http://localhost/'): Hono =>
+  const app = (requestUrl = 'http://localhost/'): TilesmithApp =>
     (hono ??= createApp({
       registry,
       encoders: createEdgeEncoderRegistry(options.target),
@@ -128,6 +128,11 @@ export function createEdgeApp(options: EdgeAppOptions): EdgeApp {
   return {
     app,
     async fetch(request, env, ctx) {
+      // A repeated GET of a result in the memory tier (Deno, Bun): the app's fast path.
+      if (hono && request.method === 'GET') {
+        const head = hono.hotHits.answer({ method: 'GET', url: pathAndQuery(request.url), header: (n) => request.headers.get(n) ?? undefined });
+        if (head) return new Response(head.body as BodyInit | null, { status: head.status, headers: head.headers });
+      }
       // /udf/<name>/… for a UDF this bundle lacks goes to the origin when there is one.
       // (GET/HEAD only: CORS preflights are answered here by the app, as on Node.)
       const m = request.method === 'GET' || request.method === 'HEAD' ? /^\/udf\/([^/]+)\//.exec(new URL(request.url).pathname) : null;

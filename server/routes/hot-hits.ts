@@ -42,8 +42,8 @@ export interface HotHitInfo {
 
 export interface HotHitsOptions {
   registry: { get(name: string): LoadedUdf | undefined };
-  /** The memory tier's synchronous lookup (`ResultCache.peek`). */
-  peek(key: string): CacheEntry | undefined;
+  /** The memory tier's synchronous lookup (`ResultCache.peek`); without one the table stays empty. */
+  peek?(key: string): CacheEntry | undefined;
   /** Whether a computation for `key` is running (the pipeline's single-flight map). */
   busy(key: string): boolean;
   /** The request's common (CORS) headers for its `Origin`. */
@@ -108,7 +108,7 @@ export function createHotHits(o: HotHitsOptions): HotHits {
     },
     remember(url, info) {
       // A URL with a token in it is for auth to judge every time (the token may become valid).
-      if (url.length > MAX_URL || url.charCodeAt(0) !== 47 /* / */ || url.includes('token=')) return;
+      if (!o.peek || url.length > MAX_URL || url.charCodeAt(0) !== 47 /* / */ || url.includes('token=')) return;
       if (table.has(url)) table.delete(url);
       else if (table.size >= maxUrls) table.delete(table.keys().next().value!);
       const q = url.indexOf('?');
@@ -124,7 +124,7 @@ export function createHotHits(o: HotHitsOptions): HotHits {
       }
       if (req.header('authorization') !== undefined) return undefined;
       const t0 = performance.now();
-      const entry = o.peek(hot.key);
+      const entry = o.peek!(hot.key);
       if (!entry || o.busy(hot.key)) return undefined;
       const requestId = newRequestId(req.header('x-request-id'));
       const head = resultHead(
