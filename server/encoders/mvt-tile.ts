@@ -46,6 +46,12 @@ export interface CutOptions {
   buffer: number;
   /** Simplification tolerance in tile units; 0 keeps every vertex. */
   tolerance: number;
+  /**
+   * Lon/lat bbox of each feature, `[minX, minY, maxX, maxY]` at 4·i, NaN where unknown (what
+   * `normalizeResult` records while validating): a feature whose box misses the tile is
+   * dropped without its positions being read.
+   */
+  boxes?: Float64Array | null;
 }
 
 /** A cut feature: `tags` is the input feature's `properties` object itself (not copied). */
@@ -156,12 +162,23 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
   center = [];
   east = [];
   sink = to ?? null;
+  const boxes = o.boxes ?? null;
   try {
     const n = features.length;
     for (let i = 0; i < n; i++) {
       const f = features[i];
       done = (i + 1) / n;
-      if (f.geometry) addGeometry(f.geometry, f.id, f.properties ?? null);
+      if (!f.geometry) continue;
+      boxChecked = false;
+      if (boxes !== null) {
+        const b = 4 * i;
+        const minLon = boxes[b];
+        if (minLon === minLon) {
+          if (!boxReaches(minLon, boxes[b + 1], boxes[b + 2], boxes[b + 3])) continue;
+          boxChecked = true;
+        }
+      }
+      addGeometry(f.geometry, f.id, f.properties ?? null);
     }
     if (to) return;
     return west.length || east.length ? west.concat(center, east) : center;
@@ -188,7 +205,7 @@ function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknow
       if (g.coordinates.length) addMultiPoint(g.coordinates, id, tags);
       return;
     case 'LineString':
-      if (g.coordinates.length && reachesTile(g.coordinates)) addRings(2, [g.coordinates], false, id, tags);
+      if (g.coordinates.length && (boxChecked || reachesTile(g.coordinates))) addRings(2, [g.coordinates], false, id, tags);
       return;
     case 'MultiLineString':
       if (g.coordinates.length) addRings(2, g.coordinates, false, id, tags);
@@ -211,6 +228,16 @@ function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknow
  * world copies): most of a line layer's features miss a given tile, and this costs two
  * comparisons a vertex where projecting costs a sine and a logarithm.
  */
+/** Whether the current feature's bbox was tested against the tile already (`CutOptions.boxes`). */
+let boxChecked = false;
+
+/** Whether a lon/lat bbox reaches the buffered tile (conservatively, in any of the three world copies). */
+function boxReaches(minLon: number, minLat: number, maxLon: number, maxLat: number): boolean {
+  if (maxLat < latLo || minLat > latHi) return false;
+  for (let s = -1; s <= 1; s++) if (maxLon + 360 * s >= lonLo && minLon + 360 * s <= lonHi) return true;
+  return false;
+}
+
 function reachesTile(line: Ring): boolean {
   let minLon = Infinity;
   let maxLon = -Infinity;
@@ -225,9 +252,7 @@ function reachesTile(line: Ring): boolean {
     if (lat < minLat) minLat = lat;
     if (lat > maxLat) maxLat = lat;
   }
-  if (maxLat < latLo || minLat > latHi) return false;
-  for (let s = -1; s <= 1; s++) if (maxLon + 360 * s >= lonLo && minLon + 360 * s <= lonHi) return true;
-  return false;
+  return boxReaches(minLon, minLat, maxLon, maxLat);
 }
 
 // ---- projection ----
@@ -414,6 +439,10 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
     }
     const start = rings[m];
     const end = rings[m + 1];
+    if (!polygon) {
+      rings[m + 2] = projectLine(start, end, minX, maxX, minY, maxY);
+      continue;
+    }
     for (let i = start + 1; i < end; i += 2) P[i] = projectY(P[i]);
     let size = 0;
     if (polygon) {
@@ -503,6 +532,70 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
     }
     if (parts.length) put(s, { type, geometry: parts, tags, id });
   }
+}
+
+/**
+ * For tests only: `lazyY: false` computes every vertex's y (the reference the lazy path must
+ * match byte for byte).
+ * @internal
+ */
+export const cutTestHooks = { lazyY: true };
+
+/** Sentinel y of a line vertex north / south of the clip square whose exact y is never needed. */
+const NORTH = -1e9;
+const SOUTH = 1e9;
+
+/**
+ * The y half of projecting the line at P[start, end) (x projected, latitude raw), for the
+ * vertices that matter: a vertex gets its exact Mercator y (a sine and a logarithm) only when a
+ * segment it ends may touch the clip square — judged in (x, latitude) by Cohen–Sutherland
+ * outcodes against the square's conservative latitude range. The others lie with both their
+ * segments wholly outside on one side, where clipping drops them and anything interpolated
+ * between them, so they get a y that is merely on the right side (NORTH / SOUTH): the cut
+ * comes out exactly as with every y computed. Returns the line's length in tile units, or
+ * Infinity when its bbox already proves it longer than the tolerance (the only use of it).
+ */
+function projectLine(start: number, end: number, minX: number, maxX: number, minY: number, maxY: number): number {
+  const n = (end - start) >> 1;
+  // Wider than the tolerance in x or y: its length is too (a path is at least as long as its bbox is wide).
+  const long = !(sqTolerance > 0) || maxX - minX > tolerance * 1.000001 || maxY - minY > tolerance * 1.000001;
+  // One world copy reaches the tile (the usual case): outcodes are relative to it; a line
+  // reaching two copies (a world-wide line at zoom 0–1) gets every y.
+  const reach = (overlaps(minX, maxX, 1) ? 1 : 0) + (overlaps(minX, maxX, 0) ? 1 : 0) + (overlaps(minX, maxX, -1) ? 1 : 0);
+  if (!long || reach !== 1 || n < 2 || !cutTestHooks.lazyY) {
+    for (let i = start + 1; i < end; i += 2) P[i] = projectY(P[i]);
+    if (long) return Infinity;
+    let size = 0;
+    for (let i = start + 2; i < end; i += 2) {
+      const dx = P[i] - P[i - 2];
+      const dy = P[i + 1] - P[i - 1];
+      size += Math.sqrt(dx * dx + dy * dy);
+    }
+    return size;
+  }
+  const d = overlaps(minX, maxX, 1) ? world : overlaps(minX, maxX, 0) ? 0 : -world;
+  const xLo = lo - d;
+  const xHi = hi - d;
+  const north = latHi;
+  const south = latLo;
+  // codes: 1 west, 2 east, 4 north, 8 south; a missing neighbour counts as 15 (no segment)
+  let prev = 15;
+  let x = P[start];
+  let lat = P[start + 1];
+  let cur = (x < xLo ? 1 : x > xHi ? 2 : 0) | (lat > north ? 4 : lat < south ? 8 : 0);
+  for (let i = start; i < end; i += 2) {
+    let next = 15;
+    if (i + 2 < end) {
+      x = P[i + 2];
+      lat = P[i + 3];
+      next = (x < xLo ? 1 : x > xHi ? 2 : 0) | (lat > north ? 4 : lat < south ? 8 : 0);
+    }
+    if ((prev & cur) === 0 || (cur & next) === 0) P[i + 1] = projectY(P[i + 1]);
+    else P[i + 1] = cur & 4 ? NORTH : cur & 8 ? SOUTH : lo;
+    prev = cur;
+    cur = next;
+  }
+  return Infinity;
 }
 
 /**

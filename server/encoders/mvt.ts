@@ -41,7 +41,7 @@ export const mvtEncoder: Encoder = {
     let count = 0;
     const { features } = result;
     const bytes = streamMvtLayer(ctx.layerName, ctx.extent, (write) =>
-      cutTile(features, tile, { extent: ctx.extent, buffer: ctx.buffer, tolerance: TOLERANCE }, (f, group, done) => {
+      cutTile(features, tile, { extent: ctx.extent, buffer: ctx.buffer, tolerance: TOLERANCE, boxes: result.boxes }, (f, group, done) => {
         f.tags = mvtTags(f.tags);
         write(f, group, done);
         count++;
