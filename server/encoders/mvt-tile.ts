@@ -582,13 +582,14 @@ function projectLine(start: number, end: number, minX: number, maxX: number, min
   let prev = 15;
   let x = P[start];
   let lat = P[start + 1];
-  let cur = (x < xLo ? 1 : x > xHi ? 2 : 0) | (lat > north ? 4 : lat < south ? 8 : 0);
+  let cur = +(x < xLo) | (+(x > xHi) << 1) | (+(lat > north) << 2) | (+(lat < south) << 3);
   for (let i = start; i < end; i += 2) {
     let next = 15;
     if (i + 2 < end) {
       x = P[i + 2];
       lat = P[i + 3];
-      next = (x < xLo ? 1 : x > xHi ? 2 : 0) | (lat > north ? 4 : lat < south ? 8 : 0);
+      // branch-free (a line weaves in and out: the branches would be unpredictable)
+      next = +(x < xLo) | (+(x > xHi) << 1) | (+(lat > north) << 2) | (+(lat < south) << 3);
     }
     if ((prev & cur) === 0 || (cur & next) === 0) P[i + 1] = projectY(P[i + 1]);
     else P[i + 1] = cur & 4 ? NORTH : cur & 8 ? SOUTH : lo;

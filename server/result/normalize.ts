@@ -75,7 +75,14 @@ export function normalizeResult(value: unknown): NormalizedResult {
         throw new UdfError(`The UDF returned an array that starts with Features but item ${i} is ${describe(f)}; return only Features, or plain JSON values.`);
       }
       checkFeature(f, i);
-      if (boxed) boxes = recordBox(boxes, obj.length, i);
+      if (boxed) {
+        boxes ??= newBoxes(obj.length);
+        const b = 4 * i;
+        boxes[b] = box[0];
+        boxes[b + 1] = box[1];
+        boxes[b + 2] = box[2];
+        boxes[b + 3] = box[3];
+      }
     }
     return vector(obj as Feature<Geometry | null>[], boxes);
   }
@@ -94,7 +101,14 @@ export function normalizeResult(value: unknown): NormalizedResult {
       const f = features[i];
       if (!isFeature(f)) throw new UdfError(`Feature ${i} of the UDF result is ${describe(f)}, not a GeoJSON Feature.`);
       checkFeature(f, i);
-      if (boxed) boxes = recordBox(boxes, features.length, i);
+      if (boxed) {
+        boxes ??= newBoxes(features.length);
+        const b = 4 * i;
+        boxes[b] = box[0];
+        boxes[b + 1] = box[1];
+        boxes[b + 2] = box[2];
+        boxes[b + 3] = box[3];
+      }
     }
     return vector(features as Feature<Geometry | null>[], boxes);
   }
@@ -126,24 +140,17 @@ export function normalizeResult(value: unknown): NormalizedResult {
  * again (memory-bound: a second pass over a large result costs as much as the first).
  */
 let boxed = false;
-let boxMinX = Infinity;
-let boxMinY = Infinity;
-let boxMaxX = -Infinity;
-let boxMaxY = -Infinity;
+/** minX, minY, maxX, maxY: a typed array, since doubles stored in module variables are boxed (one allocation per store). */
+const box = new Float64Array(4);
 
 function resetBox(): void {
-  boxMinX = boxMinY = Infinity;
-  boxMaxX = boxMaxY = -Infinity;
+  box[0] = box[1] = Infinity;
+  box[2] = box[3] = -Infinity;
 }
 
-/** Stores the current box as feature `i`'s, allocating the (NaN-filled: unknown) array on first use. */
-function recordBox(boxes: Float64Array | null, n: number, i: number): Float64Array {
-  const out = boxes ?? new Float64Array(4 * n).fill(NaN);
-  out[4 * i] = boxMinX;
-  out[4 * i + 1] = boxMinY;
-  out[4 * i + 2] = boxMaxX;
-  out[4 * i + 3] = boxMaxY;
-  return out;
+/** Boxes of `n` features, all unknown (NaN) until recorded (the current box is copied in as feature i's). */
+function newBoxes(n: number): Float64Array {
+  return new Float64Array(4 * n).fill(NaN);
 }
 
 function vector(features: Feature<Geometry | null>[], boxes: Float64Array | null): NormalizedResult {
@@ -267,10 +274,10 @@ function isPositions(a: unknown): a is unknown[] {
     if (y < minY) minY = y;
     if (y > maxY) maxY = y;
   }
-  if (minX < boxMinX) boxMinX = minX;
-  if (minY < boxMinY) boxMinY = minY;
-  if (maxX > boxMaxX) boxMaxX = maxX;
-  if (maxY > boxMaxY) boxMaxY = maxY;
+  if (minX < box[0]) box[0] = minX;
+  if (minY < box[1]) box[1] = minY;
+  if (maxX > box[2]) box[2] = maxX;
+  if (maxY > box[3]) box[3] = maxY;
   return true;
 }
 
