@@ -579,20 +579,21 @@ function projectLine(start: number, end: number, minX: number, maxX: number, min
   const north = latHi;
   const south = latLo;
   // codes: 1 west, 2 east, 4 north, 8 south; a missing neighbour counts as 15 (no segment)
+  const p = P;
   let prev = 15;
-  let x = P[start];
-  let lat = P[start + 1];
+  let x = p[start];
+  let lat = p[start + 1];
   let cur = +(x < xLo) | (+(x > xHi) << 1) | (+(lat > north) << 2) | (+(lat < south) << 3);
   for (let i = start; i < end; i += 2) {
     let next = 15;
     if (i + 2 < end) {
-      x = P[i + 2];
-      lat = P[i + 3];
+      x = p[i + 2];
+      lat = p[i + 3];
       // branch-free (a line weaves in and out: the branches would be unpredictable)
       next = +(x < xLo) | (+(x > xHi) << 1) | (+(lat > north) << 2) | (+(lat < south) << 3);
     }
-    if ((prev & cur) === 0 || (cur & next) === 0) P[i + 1] = projectY(P[i + 1]);
-    else P[i + 1] = cur & 4 ? NORTH : cur & 8 ? SOUTH : lo;
+    if ((prev & cur) === 0 || (cur & next) === 0) p[i + 1] = projectY(p[i + 1]);
+    else p[i + 1] = cur & 4 ? NORTH : cur & 8 ? SOUTH : lo;
     prev = cur;
     cur = next;
   }

@@ -180,16 +180,39 @@ let keys: string[] = [];
 let keyIndex = new Map<string, number>();
 /**
  * Values, deduplicated through an open-addressing hash table of value indices (linear probing,
- * load ≤ 1/2) rather than a Map: a tile with a million distinct values needs ~12 bytes per value
- * on top of the `values` array here, against ~40–60 in a Map. Equality is `===` (the string '1'
- * and the number 1 stay apart), NaN has its own slot.
+ * load ≤ 1/2, each slot's hash kept next to it) rather than a Map: ~16 bytes per hashed value on
+ * top of the `values` array, against ~40–60 in a Map. Equality is `===` (the string '1' and the
+ * number 1 stay apart), NaN has its own slot.
+ *
+ * A key whose first DISTINCT_PROBE values were (nearly) all new — a name or an id column — stops
+ * being deduplicated: its values are appended as they come. Hashing them would only find misses,
+ * and at a million values the table outgrows the CPU caches (each probe a cache miss, each growth
+ * a rehash of everything), which made the cost per feature of a 1M-feature tile ~1.5–2× that of
+ * a 10k one. MVT allows repeated values in a layer's `values` (spec 4.4 asks only that indices
+ * be in range); the rare repeat of such a key then costs a few bytes.
  */
 let values: Value[] = [];
-let valueHashes = new Int32Array(1024);
 let table = new Int32Array(1024).fill(-1);
+let slotHashes = new Int32Array(1024);
+/** Values added through the table (the others were appended): what its load is measured on. */
+let hashedCount = 0;
 let nanIndex = -1;
 const f64 = new Float64Array(1);
 const i32 = new Int32Array(f64.buffer);
+
+/**
+ * Per key index: how many new values it brought, the number of features written when it first
+ * appeared (so features since then bound how many values it had), and whether it stopped
+ * deduplicating (its values are appended).
+ */
+let keyFresh: number[] = [];
+let keyFirst: number[] = [];
+let keyAppends: boolean[] = [];
+/** Features written to the current layer (the bound above). */
+let featureCount = 0;
+const DISTINCT_PROBE = 4096;
+/** Share of new values among (at most) a key's first values that stops its deduplication. */
+const DISTINCT_SHARE = 0.99;
 
 /** A 32-bit hash of a value (FNV-1a over UTF-16 units for strings, mixed bits for numbers). */
 function hashValue(v: Value): number {
@@ -204,15 +227,25 @@ function hashValue(v: Value): number {
   return Math.imul(i32[0] ^ Math.imul(i32[1], 0x85ebca6b), 0xc2b2ae35) ^ 0x7654321;
 }
 
-/** Index of `v` in `values`, adding it when new. */
-function valueIndexOf(v: Value): number {
+function addKey(k: string): number {
+  const ki = keys.push(k) - 1;
+  keyIndex.set(k, ki);
+  keyFresh[ki] = 0;
+  keyFirst[ki] = featureCount;
+  keyAppends[ki] = false;
+  return ki;
+}
+
+/** Appends `v` to `values` without looking for it (a key of distinct values); returns its index. */
+function appendValue(v: Value): number {
+  dictBytes += typeof v === 'string' ? v.length + 4 : 11;
+  return values.push(v) - 1;
+}
+
+/** Index of `v` (a value of key `ki`) in `values`, adding it when new. */
+function valueIndexOf(v: Value, ki: number): number {
   if (v !== v) {
-    if (nanIndex < 0) {
-      nanIndex = values.push(v) - 1;
-      if (valueHashes.length < values.length) growHashes();
-      valueHashes[nanIndex] = 0;
-      dictBytes += 11;
-    }
+    if (nanIndex < 0) nanIndex = addValue(v);
     return nanIndex;
   }
   const h = hashValue(v);
@@ -221,48 +254,59 @@ function valueIndexOf(v: Value): number {
   for (;;) {
     const i = table[slot];
     if (i < 0) break;
-    if (valueHashes[i] === h && values[i] === v) return i;
+    if (slotHashes[slot] === h && values[i] === v) return i;
     slot = (slot + 1) & mask;
   }
-  const index = values.push(v) - 1;
-  if (valueHashes.length < values.length) growHashes();
-  valueHashes[index] = h;
+  // DISTINCT_PROBE new values within (at most) DISTINCT_PROBE / DISTINCT_SHARE features: stop looking
+  if (++keyFresh[ki] === DISTINCT_PROBE && featureCount - keyFirst[ki] + 1 <= DISTINCT_PROBE / DISTINCT_SHARE) keyAppends[ki] = true;
+  const index = addValue(v);
   table[slot] = index;
-  dictBytes += typeof v === 'string' ? v.length + 4 : 11;
-  if (values.length * 2 > table.length) rehash(table.length * 2);
+  slotHashes[slot] = h;
+  if (++hashedCount * 2 > table.length) rehash(table.length * 2);
   return index;
 }
 
-function growHashes(): void {
-  const next = new Int32Array(valueHashes.length * 2);
-  next.set(valueHashes);
-  valueHashes = next;
+function addValue(v: Value): number {
+  dictBytes += typeof v === 'string' ? v.length + 4 : 11;
+  return values.push(v) - 1;
 }
 
 function rehash(size: number): void {
+  const oldTable = table;
+  const oldHashes = slotHashes;
   table = new Int32Array(size).fill(-1);
+  slotHashes = new Int32Array(size);
   const mask = size - 1;
-  for (let i = 0; i < values.length; i++) {
-    if (i === nanIndex) continue;
-    let slot = valueHashes[i] & mask;
+  for (let s = 0; s < oldTable.length; s++) {
+    const i = oldTable[s];
+    if (i < 0) continue;
+    const h = oldHashes[s];
+    let slot = h & mask;
     while (table[slot] >= 0) slot = (slot + 1) & mask;
     table[slot] = i;
+    slotHashes[slot] = h;
   }
 }
 
-/** Removes the last value added (values are removed in reverse order of adding only, which keeps every probe chain intact). */
+/**
+ * Removes the last value added (values are removed in reverse order of adding only, which keeps
+ * every probe chain intact). An appended value (or NaN) has no slot: the probe meets an empty one.
+ */
 function popValue(): void {
   const i = values.length - 1;
   const v = values.pop()!;
+  dictBytes -= typeof v === 'string' ? v.length + 4 : 11;
   if (i === nanIndex) {
     nanIndex = -1;
     return;
   }
   const mask = table.length - 1;
-  let slot = valueHashes[i] & mask;
-  while (table[slot] !== i) slot = (slot + 1) & mask;
-  table[slot] = -1;
-  dictBytes -= typeof v === 'string' ? v.length + 4 : 11;
+  let slot = hashValue(v) & mask;
+  while (table[slot] >= 0 && table[slot] !== i) slot = (slot + 1) & mask;
+  if (table[slot] === i) {
+    table[slot] = -1;
+    hashedCount--;
+  }
 }
 /**
  * The key seen at each property position of the previous feature, and its index: features
@@ -275,22 +319,18 @@ let recentKeyIndex: number[] = [];
 function resetDictionaries(): void {
   keys = [];
   keyIndex = new Map();
-  // Tables up to 64K slots (256 KB) are kept for the next layer (clearing is cheaper than
+  keyFresh = [];
+  keyFirst = [];
+  keyAppends = [];
+  featureCount = 0;
+  // Tables up to 64K slots are kept for the next layer (clearing them, ≤ 256 KB, is cheaper than
   // growing through several rehashes again); bigger ones are dropped.
   if (table.length > 1 << 16) {
     table = new Int32Array(1 << 16).fill(-1);
-    valueHashes = new Int32Array(1 << 15);
-  } else if (values.length * 8 < table.length) {
-    // few values in a big table: clear just their slots
-    const mask = table.length - 1;
-    for (let i = 0; i < values.length; i++) {
-      if (i === nanIndex) continue;
-      let slot = valueHashes[i] & mask;
-      while (table[slot] !== i) slot = (slot + 1) & mask;
-      table[slot] = -1;
-    }
+    slotHashes = new Int32Array(1 << 16);
   } else table.fill(-1);
   values = [];
+  hashedCount = 0;
   nanIndex = -1;
   dictBytes = 0;
   recentKeys = [];
@@ -304,6 +344,9 @@ function rollbackDictionaries(nKeys: number, nValues: number): void {
     recentKeyIndex = [];
   }
   while (keys.length > nKeys) keyIndex.delete(keys.pop()!);
+  keyFresh.length = Math.min(keyFresh.length, nKeys);
+  keyFirst.length = Math.min(keyFirst.length, nKeys);
+  keyAppends.length = Math.min(keyAppends.length, nKeys);
   while (values.length > nValues) popValue();
 }
 
@@ -471,6 +514,7 @@ function estimate(f: VtFeature): number {
 // ---- features and layer ----
 
 function writeFeature(f: VtFeature): void {
+  featureCount++;
   const start = pos;
   const nKeys = keys.length;
   const nValues = values.length;
@@ -501,12 +545,12 @@ function writeFeature(f: VtFeature): void {
       if (recentKeys[j] === k) ki = recentKeyIndex[j];
       else {
         ki = keyIndex.get(k);
-        if (ki === undefined) keyIndex.set(k, (ki = keys.push(k) - 1));
+        if (ki === undefined) ki = addKey(k);
         recentKeys[j] = k;
         recentKeyIndex[j] = ki;
       }
       j++;
-      const vi = valueIndexOf(v as Value);
+      const vi = keyAppends[ki] ? appendValue(v as Value) : valueIndexOf(v as Value, ki);
       ensure(10);
       varint(ki);
       varint(vi);
