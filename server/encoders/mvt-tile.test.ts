@@ -529,7 +529,7 @@ describe('cutTile', () => {
 
   it('streams (cut → write one feature at a time) to the same bytes as cut-then-write, antimeridian copies and big tiles included', () => {
     const streamed = (fs: Feature<Geometry | null>[], t: TileCoord) =>
-      streamMvtLayer('t', EXTENT, (write) => cutTile(fs, t, { extent: EXTENT, buffer: BUFFER, tolerance: 3 }, (f, group, done) => write(f, group, done)));
+      streamMvtLayer('t', EXTENT, (write) => cutTile(fs, t, { extent: EXTENT, buffer: BUFFER, tolerance: 3 }, (f, group, done, total) => write(f, group, done, total)));
     const listed = (fs: Feature<Geometry | null>[], t: TileCoord) => encodeMvtLayer('t', cutTile(fs, t, { extent: EXTENT, buffer: BUFFER, tolerance: 3 }), EXTENT);
     const wrap = [
       feature({ type: 'Polygon', coordinates: [[[170, 60], [190, 60], [190, 80], [170, 80], [170, 60]]] }, { kind: 'east' }, 1),

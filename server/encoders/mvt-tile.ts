@@ -85,14 +85,16 @@ let latHi = Infinity;
 /**
  * Receives each cut feature as it is made when `cutTile` is given one (nothing is listed then):
  * `group` 0 = listed first (copies shifted by +360°), 1 = unshifted, 2 = last (shifted by −360°);
- * `done` = share of the input features consumed so far. The feature object of a single point is
- * reused for the next one: write it (or copy it) before returning, never keep it.
+ * `done` of `total` input features consumed so far (integers: a fraction would be a fresh heap
+ * number per feature). The feature object of a single point is reused for the next one: write it
+ * (or copy it) before returning, never keep it.
  */
-export type CutSink = (f: CutFeature, group: 0 | 1 | 2, done: number) => void;
+export type CutSink = (f: CutFeature, group: 0 | 1 | 2, done: number, total: number) => void;
 /** The object single points are handed to a sink in (reused: a sink must not keep it). */
 const scratchPoint: CutFeature & { type: 4 } = { type: 4, x: 0, y: 0, tags: null, id: undefined };
 let sink: CutSink | null = null;
 let done = 0;
+let total = 0;
 
 /** Features listed first (copies shifted by +360°), the unshifted ones, then copies shifted by −360°. */
 let west: CutFeature[] = [];
@@ -165,9 +167,10 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
   const boxes = o.boxes ?? null;
   try {
     const n = features.length;
+    total = n;
     for (let i = 0; i < n; i++) {
       const f = features[i];
-      done = (i + 1) / n;
+      done = i + 1;
       if (!f.geometry) continue;
       boxChecked = false;
       if (boxes !== null) {
@@ -184,7 +187,7 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
     return west.length || east.length ? west.concat(center, east) : center;
   } finally {
     sink = null;
-    done = 0;
+    done = total = 0;
     west = center = east = [];
     if (P.length > KEEP_MAX) P = new Float64Array(4096);
     if (A.length > KEEP_MAX) A = new Float64Array(4096);
@@ -283,7 +286,7 @@ function overlaps(minX: number, maxX: number, shift: number): boolean {
 
 /** Hands a cut feature (of world copy `shift`) to the sink, or lists it. */
 function put(shift: number, f: CutFeature): void {
-  if (sink) sink(f, shift === 0 ? 1 : shift > 0 ? 0 : 2, done);
+  if (sink) sink(f, shift === 0 ? 1 : shift > 0 ? 0 : 2, done, total);
   else (shift === 0 ? center : shift > 0 ? west : east).push(f);
 }
 

@@ -61,11 +61,15 @@ let pos = 0;
  * through a chain of ever larger copies (each growth holds the old and the new buffer at once).
  */
 let progress = 0;
+/** Input features consumed so far, of `progressTotal` (integers; `progress` is computed when growing). */
+let progressDone = 0;
+let progressTotal = 0;
 /** Bytes the layer's dictionaries will take (estimated as values are added), for that projection. */
 let dictBytes = 0;
 
 function ensure(n: number): void {
   if (pos + n <= buf.length) return;
+  if (progressTotal > 0) progress = progressDone / progressTotal;
   let size = buf.length * 2;
   // 15 % over the projection: later features tend to be a little bigger (longer ids and values)
   if (progress > 0.02) size = Math.max(pos + n, Math.ceil(((pos + dictBytes) / progress) * 1.15) + 1024);
@@ -592,10 +596,10 @@ export function encodeMvtLayer(name: string, features: readonly VtFeature[], ext
  * with `cutTile`'s sink), so that no array of cut features is ever held: `write(f, group)` adds a
  * feature to the front (0), middle (1) or back (2) of the layer — antimeridian copies go first or
  * last, like geojson-vt's, and are rare, so they are written to small side buffers — and `done`,
- * the share of the input consumed so far, lets the output buffer grow straight to its projected
+ * of `total` input features consumed so far, lets the output buffer grow straight to its projected
  * size. One layer is written at a time (per thread): `build` must not be re-entered.
  */
-export function streamMvtLayer(name: string, extent: number, build: (write: (f: VtFeature, group: 0 | 1 | 2, done: number) => void) => void): Uint8Array {
+export function streamMvtLayer(name: string, extent: number, build: (write: (f: VtFeature, group: 0 | 1 | 2, done: number, total: number) => void) => void): Uint8Array {
   beginLayer(name, extent);
   try {
     build(streamWrite);
@@ -609,9 +613,10 @@ export function streamMvtLayer(name: string, extent: number, build: (write: (f: 
 let sides: [Uint8Array<ArrayBuffer> | null, Uint8Array<ArrayBuffer> | null] = [null, null];
 let sideLengths = [0, 0];
 
-function streamWrite(f: VtFeature, group: 0 | 1 | 2, done: number): void {
+function streamWrite(f: VtFeature, group: 0 | 1 | 2, done: number, total: number): void {
   if (group === 1) {
-    progress = done;
+    progressDone = done;
+    progressTotal = total;
     writeFeature(f);
     return;
   }
@@ -619,11 +624,12 @@ function streamWrite(f: VtFeature, group: 0 | 1 | 2, done: number): void {
   const side = group === 0 ? 0 : 1;
   const mainBuf = buf;
   const mainPos = pos;
-  const mainProgress = progress;
+  const mainTotal = progressTotal;
   buf = sides[side] ?? new Uint8Array(1024);
   view = new DataView(buf.buffer);
   pos = sideLengths[side];
   progress = 0;
+  progressTotal = 0;
   try {
     writeFeature(f);
   } finally {
@@ -632,7 +638,7 @@ function streamWrite(f: VtFeature, group: 0 | 1 | 2, done: number): void {
     buf = mainBuf;
     view = new DataView(buf.buffer);
     pos = mainPos;
-    progress = mainProgress;
+    progressTotal = mainTotal;
   }
 }
 
@@ -641,7 +647,7 @@ let featuresStart = 0;
 
 function beginLayer(name: string, extent: number): void {
   pos = HEAD;
-  progress = 0;
+  progress = progressDone = progressTotal = 0;
   sides = [null, null];
   sideLengths = [0, 0];
   resetDictionaries();
@@ -657,7 +663,7 @@ function beginLayer(name: string, extent: number): void {
 }
 
 function endLayer(): Uint8Array {
-  progress = 0;
+  progress = progressDone = progressTotal = 0;
   // Side buffers (antimeridian copies): the rare case, assembled with one extra copy.
   const front = sideLengths[0];
   const back = sideLengths[1];
@@ -674,11 +680,13 @@ function endLayer(): Uint8Array {
     buf[pos++] = 0x1a; // keys = 3
     string(k);
   }
-  for (const v of values) {
+  // an index loop: this runs once per layer, often before it is optimised, where for…of would
+  // make an iterator result object per value (a million for a million-feature tile)
+  for (let i = 0; i < values.length; i++) {
     ensure(2);
     buf[pos++] = 0x22; // values = 4
     const mark = reserve(1);
-    writeValue(v);
+    writeValue(values[i]);
     finish(mark, 1);
   }
 
@@ -702,7 +710,7 @@ function endLayer(): Uint8Array {
 
 function cleanup(): void {
   resetDictionaries();
-  progress = 0;
+  progress = progressDone = progressTotal = 0;
   sides = [null, null];
   sideLengths = [0, 0];
   if (buf.length > KEEP_MAX) {

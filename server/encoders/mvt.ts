@@ -54,11 +54,11 @@ export const mvtEncoder: Encoder = {
 // deoptimises them (V8: "wrong call target") and leaves much of the next tile unoptimised.
 // Encoding is synchronous, so tiles never interleave.
 let count = 0;
-let writeTo: ((f: CutFeature, group: 0 | 1 | 2, done: number) => void) | null = null;
+let writeTo: ((f: CutFeature, group: 0 | 1 | 2, done: number, total: number) => void) | null = null;
 
-function sink(f: CutFeature, group: 0 | 1 | 2, done: number): void {
+function sink(f: CutFeature, group: 0 | 1 | 2, done: number, total: number): void {
   f.tags = mvtTags(f.tags);
-  writeTo!(f, group, done);
+  writeTo!(f, group, done, total);
   count++;
 }
 
