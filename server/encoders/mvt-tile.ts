@@ -440,8 +440,8 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       rings[m + 7] = 2;
       continue;
     }
-    const start = rings[m];
-    const end = rings[m + 1];
+    const start = rings[m] | 0; // an int: indexes kept as doubles cost a conversion per access
+    const end = rings[m + 1] | 0;
     if (!polygon) {
       rings[m + 2] = projectLine(start, end, minX, maxX, minY, maxY);
       continue;
@@ -495,8 +495,8 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       const minY = rings[m + 4];
       const maxY = rings[m + 6];
       if (maxX < lo || minX >= hi || maxY < lo || minY >= hi) continue;
-      const start = rings[m];
-      const end = rings[m + 1];
+      const start = rings[m] | 0; // an int: indexes kept as doubles cost a conversion per access
+      const end = rings[m + 1] | 0;
       const inX = minX >= lo && maxX < hi;
       const inY = minY >= lo && maxY < hi;
       // Polygon rings, and lines wholly inside, are simplified whole before clipping, like
