@@ -387,12 +387,17 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       let minLat = Infinity;
       let maxX = -Infinity;
       let maxLat = -Infinity;
+      // locals: the loop stores to P, so module state would be reloaded every vertex
+      const p = P;
+      const zz = z2;
+      const xx = tx;
+      const ee = extent;
       for (let i = 0; i < n; i++) {
         const c = ring[i];
-        const x = ((c[0] / 360 + 0.5) * z2 - tx) * extent;
+        const x = ((c[0] / 360 + 0.5) * zz - xx) * ee;
         const lat = c[1];
-        P[pn] = x;
-        P[pn + 1] = lat;
+        p[pn] = x;
+        p[pn + 1] = lat;
         pn += 2;
         if (x < minX) minX = x;
         if (x > maxX) maxX = x;
@@ -583,6 +588,9 @@ function projectLine(start: number, end: number, minX: number, maxX: number, min
   const south = latLo;
   // codes: 1 west, 2 east, 4 north, 8 south; a missing neighbour counts as 15 (no segment)
   const p = P;
+  const zz = z2;
+  const yy = ty;
+  const ee = extent;
   let prev = 15;
   let x = p[start];
   let lat = p[start + 1];
@@ -595,8 +603,12 @@ function projectLine(start: number, end: number, minX: number, maxX: number, min
       // branch-free (a line weaves in and out: the branches would be unpredictable)
       next = +(x < xLo) | (+(x > xHi) << 1) | (+(lat > north) << 2) | (+(lat < south) << 3);
     }
-    if ((prev & cur) === 0 || (cur & next) === 0) p[i + 1] = projectY(p[i + 1]);
-    else p[i + 1] = cur & 4 ? NORTH : cur & 8 ? SOUTH : lo;
+    if ((prev & cur) === 0 || (cur & next) === 0) {
+      // projectY inlined by hand, same arithmetic (locals instead of module state)
+      const sin = Math.sin((p[i + 1] * Math.PI) / 180);
+      const y2 = 0.5 - (0.25 * Math.log((1 + sin) / (1 - sin))) / Math.PI;
+      p[i + 1] = ((y2 < 0 ? 0 : y2 > 1 ? 1 : y2) * zz - yy) * ee;
+    } else p[i + 1] = cur & 4 ? NORTH : cur & 8 ? SOUTH : lo;
     prev = cur;
     cur = next;
   }
