@@ -26,8 +26,10 @@
  *   are clipped first and only their parts inside are simplified (the vertices outside are never
  *   looked at again): the kept vertices may differ slightly, the shape stays within the tolerance
  *   either way;
- * - cost: a line whose lon/lat bbox misses the tile is dropped before projection, and the
- *   Mercator y (a sine and a logarithm) is computed only for rings that reach the tile;
+ * - cost: a feature whose lon/lat bbox misses the tile is dropped before projection (with the
+ *   boxes `normalizeResult` recorded while validating, its positions are not even read again),
+ *   the Mercator y (a sine and a logarithm) is computed only for rings that reach the tile, and
+ *   on lines only for the vertices next to it (see `projectLine`);
  * - winding: outer rings get positive area with y down (clockwise on screen), holes the opposite,
  *   decided from GeoJSON nesting rather than from the input's winding;
  * - coordinates are rounded to integers last (clip intersections are kept exact until then).
