@@ -166,36 +166,41 @@ async function benchWorkload(o: VsPostgisOptions, w: Workload, pgis: Postgis): P
 /** What the profiles say stands in the way, shown for goals this run did not meet. */
 const OBSTACLES: Record<string, string> = {
   lines:
-    'profile of the lines tile (after this work, which took it from ~45 to ~27 ms unloaded): reading the 500,000 lon/lat positions out of ' +
-    'nested JS arrays and projecting x (pass 1 of `addRings`) ~22 %, Mercator y (a sine and a logarithm) for the vertices of the 57 % of ' +
-    'lines that reach the tile ~11 %, validation in `normalizeResult` (another pass over every position) ~6–10 %, Douglas–Peucker on the ' +
-    'clipped parts ~8 %, clipping ~6 %, GC ~8 %. PostGIS reads pre-projected binary geometry of only the index-selected rows and keeps ' +
-    'its coordinates in C doubles; tilesmith gets a fresh lon/lat GeoJSON object graph from the UDF on every uncached request and must ' +
-    'validate and project all of it, including the 43 % of lines that miss the tile (rejected only after pass 1). Closing the gap needs a ' +
-    'different input contract (e.g. UDFs returning projected, flat typed arrays or GeoArrow), not more tuning of the cutter.',
+    'profile of the lines tile (node --cpu-prof, ~17 ms of CPU unloaded, from ~25 ms before the last round of work and ~45 ms when issue 13 ' +
+    'was filed): validating the 500,000 lon/lat positions in `normalizeResult` (the first, cache-cold read of the nested arrays; it also records ' +
+    "each line's bbox, so the cutter drops the 43 % of lines that miss the tile without reading them again) ~20 %, reading the positions of " +
+    'the lines that reach the tile again and projecting x (pass 1 of `addRings`) ~14 %, Mercator y — only for the ~99,000 vertices inside or ' +
+    'next to the tile, the other ~116,000 vertices of those lines get none (`projectLine`) — ~20 %, Douglas–Peucker on the clipped parts ~15 %, clipping ~15 %, ' +
+    'GC ~2 %. Reading, validating and projecting lon/lat is ~55 %; the rest (clip, simplify, write: ~7–8 ms) stays whatever the input form, ' +
+    "against PostGIS's ~8–9 ms, so even a UDF handing over pre-projected columnar geometry (flat Float64Array + offsets, GeoArrow) would land " +
+    'near 1.1–1.3× PostGIS, not 2×. PostGIS also does less work on this tile: it does not simplify (87,672 vertices in its tile against 5,441; ' +
+    '193 KB against 34 KB).',
   lines1k: '',
   points10k:
-    'at 10k points most of the time is the protobuf writer and the value dictionary (~60–80 %), already without per-vertex allocation; ' +
-    'on this shared 2-core box the PostGIS server process runs on the other core while tilesmith and the bench client share one, and the ' +
-    'ratio swings between ~1.3× and ~3.4× from run to run (see the spread).',
+    'at 10k points the time is the protobuf writer (~50 %: features, the value dictionary, the strings) and the cutter (~35 %: reading and ' +
+    'projecting the points), validation ~6 %, without per-point allocation; ' +
+    'on this shared 2-core box the PostGIS server process runs on the other core while tilesmith and the bench client share one, ' +
+    'and the ratio swings from run to run (see the spread).',
   points100k: '',
   points1m: '',
   flat:
-    'in CPU time it ranges 1.0–1.7× across runs on this branch (before: 3.3× in wall time): the process CPU time also counts V8\'s GC ' +
-    'helper threads, which mark the 1M-feature input graph (~300 MB of heap) whenever a major GC falls inside the multi-second tile, and the ' +
-    'value dictionary\'s table (a million entries) outgrows the CPU caches; the encoder itself allocates nothing per point any more ' +
-    '(streamed, one reused point object), so what grows is the cost of the input\'s size, not of the encoding.',
+    'cost per point fell at both sizes (same-minute runs outside the bench: 10k ~0.46 → ~0.37 µs, 1M ~0.95 → ~0.72 µs of CPU), but the ratio ' +
+    'still ranges ~1.1–2.1× across runs (two bench runs of this code: 1.07× and 1.94×): the 10k-point input (~3 MB) stays in the CPU caches between validation and encoding, the 1M-point ' +
+    'one (~300 MB of JS objects: a feature, geometry, coordinate array, properties object and name string per point) does not, so every point ' +
+    'costs the cutter and the writer cache misses that the 10k tile never pays; and process CPU time also counts V8\'s GC helper threads ' +
+    'marking that heap (CPU time above wall time in several runs). The encoder itself allocates almost nothing per point (no per-feature heap ' +
+    'numbers or iterator results; an all-distinct key such as `name` is appended without hashing).',
   memory:
-    'peak = the output buffer (grown once to ~1.15× the projected size and handed over without a copy) + the value dictionary ' +
-    '(a million distinct `name` strings: the values array ~8–12 MB, the open-addressing table 8 MB and hashes 4 MB) + V8 new-space pages — before this work the peak was ~4.5× (160 MB); ' +
-    'the cut features are no longer materialised (streamed cut → write) and single points reuse one object.',
+    'peak = the output buffer (grown once to ~1.15× the projected size and handed over without a copy) + the values array of a million ' +
+    'distinct `name` strings (~8 MB) + V8 new-space pages; the value hash table no longer grows with a key whose values are all distinct ' +
+    '(2.07–2.17× before that change, 1.53–1.62× after, bench/peak-memory.ts).',
 };
 OBSTACLES.lines1k = OBSTACLES.lines;
 OBSTACLES.points100k = OBSTACLES.points10k;
 OBSTACLES.points1m =
   'the 1M-point tile is measured in 3 rounds of one multi-second tile per side, so one slow slice of this shared box moves the median ' +
-  '(see the spread; runs on this branch gave 1.8–2.7×). tilesmith\'s cost for it is ~0.6–1.2 µs of CPU a point (writer ~70 %, cut ~25 %, ' +
-  'validation ~4 %), flat from 10k points up; PostGIS spends ~2.3–3 s unloaded. Before this work the ratio was ~1.6×.';
+  '(see the spread; runs gave 1.8–6.1×). tilesmith\'s cost for it is ~0.4–0.85 µs of CPU a point (writer ~70 %, cut ~25 %, ' +
+  'validation ~5 %); PostGIS spends ~2.3–4.3 s. When issue 13 was filed the ratio was ~1.6×.';
 OBSTACLES.polygons10k =
   'polygons spend ~60–70 % in the cutter (reading, projecting, simplifying 9 positions a ring) and ~25 % in the writer; GC fell from ' +
   '23 % to ~10 % with streaming; the ratio is ~2.4–3.2× in quiet runs and dips under 2× only when the box is saturated.';

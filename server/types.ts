@@ -142,7 +142,16 @@ export interface TableData {
 
 /** A UDF return value after normalisation. */
 export type NormalizedResult =
-  | { kind: 'vector'; features: Feature<Geometry | null>[] }
+  | {
+      kind: 'vector';
+      features: Feature<Geometry | null>[];
+      /**
+       * Lon/lat bbox of each feature's geometry as validated, `[minX, minY, maxX, maxY]` at 4·i
+       * (NaN: not recorded — points, collections): lets the mvt cutter drop the features that
+       * miss a tile without reading their positions again. Absent when nothing was recorded.
+       */
+      boxes?: Float64Array;
+    }
   | { kind: 'table'; table: TableData }
   | { kind: 'raster'; raster: RasterData }
   | { kind: 'json'; value: unknown }

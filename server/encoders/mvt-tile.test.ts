@@ -3,7 +3,8 @@ import GeoJSONVT from 'geojson-vt';
 import { PbfReader } from 'pbf';
 import { describe, expect, it } from 'vitest';
 import type { Feature, Geometry, TileCoord } from '../types.ts';
-import { cutTile } from './mvt-tile.ts';
+import { normalizeResult } from '../result/normalize.ts';
+import { cutTestHooks, cutTile } from './mvt-tile.ts';
 import { encodeMvtLayer, streamMvtLayer, type VtFeature } from './mvt-writer.ts';
 
 const EXTENT = 4096;
@@ -528,7 +529,7 @@ describe('cutTile', () => {
 
   it('streams (cut → write one feature at a time) to the same bytes as cut-then-write, antimeridian copies and big tiles included', () => {
     const streamed = (fs: Feature<Geometry | null>[], t: TileCoord) =>
-      streamMvtLayer('t', EXTENT, (write) => cutTile(fs, t, { extent: EXTENT, buffer: BUFFER, tolerance: 3 }, (f, group, done) => write(f, group, done)));
+      streamMvtLayer('t', EXTENT, (write) => cutTile(fs, t, { extent: EXTENT, buffer: BUFFER, tolerance: 3 }, (f, group, done, total) => write(f, group, done, total)));
     const listed = (fs: Feature<Geometry | null>[], t: TileCoord) => encodeMvtLayer('t', cutTile(fs, t, { extent: EXTENT, buffer: BUFFER, tolerance: 3 }), EXTENT);
     const wrap = [
       feature({ type: 'Polygon', coordinates: [[[170, 60], [190, 60], [190, 80], [170, 80], [170, 60]]] }, { kind: 'east' }, 1),
@@ -554,5 +555,52 @@ describe('cutTile', () => {
     expect(big.byteLength).toBeGreaterThan(8 * 1024 * 1024);
     expect(Buffer.from(big).equals(Buffer.from(listed(many, t)))).toBe(true);
     expect(decode(big)).toHaveLength(300_000);
+  });
+
+  it('skips lines and polygons by their validated bbox and computes y only where it matters, to the same bytes', () => {
+    // The fast path (normalizeResult's boxes, y only for vertices next to the tile) against the
+    // plain one (no boxes, every vertex projected): byte-identical tiles.
+    const write = (fs: Feature<Geometry | null>[], t: TileCoord, fast: boolean, tolerance: number) => {
+      cutTestHooks.lazyY = fast;
+      try {
+        const r = normalizeResult(fs);
+        const boxes = fast && r.kind === 'vector' ? r.boxes : undefined;
+        if (fast) expect(boxes).toBeInstanceOf(Float64Array);
+        return Buffer.from(encodeMvtLayer('t', cutTile(fs, t, { extent: EXTENT, buffer: BUFFER, tolerance, boxes }), EXTENT));
+      } finally {
+        cutTestHooks.lazyY = true;
+      }
+    };
+    const wanderers = (t: TileCoord, seed: number) => {
+      const rand = rng(seed);
+      return Array.from({ length: 200 }, (_, i) => {
+        let fx = -0.6 + 2.2 * rand();
+        let fy = -0.6 + 2.2 * rand();
+        let heading = rand() * 2 * Math.PI;
+        const coords = Array.from({ length: 2 + Math.floor(rand() * 300) }, () => {
+          const c = at(t, fx, fy);
+          heading += (rand() - 0.5) * 0.3;
+          fx += 0.01 * Math.cos(heading);
+          fy += 0.01 * Math.sin(heading);
+          return c;
+        });
+        return feature({ type: 'LineString', coordinates: coords }, { i }, i);
+      });
+    };
+    const wrap = [
+      feature({ type: 'LineString', coordinates: [[160, 10], [200, 15], [175, 40]] }, {}, 1),
+      feature({ type: 'MultiLineString', coordinates: [[[-200, -60], [-150, 70]], [[-179, 0], [181, 1]]] }, {}, 2),
+      feature({ type: 'LineString', coordinates: [[-180, 85.5], [180, -89], [0, 89]] }, {}, 3),
+    ];
+    let compared = 0;
+    for (const t of [...TILES, { z: 1, x: 0, y: 0 }, { z: 2, x: 3, y: 3 }, { z: 14, x: 8299, y: 5636 }]) {
+      const fs = [...lines(t, 7), ...wanderers(t, t.z + 11), ...polygons(t, 8), ...wrap];
+      for (const tolerance of [0, 3]) {
+        const fast = write(fs, t, true, tolerance);
+        expect(fast.equals(write(fs, t, false, tolerance)), `tile ${t.z}/${t.x}/${t.y} tolerance ${tolerance}`).toBe(true);
+        compared += decode(fast).length;
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
   });
 });

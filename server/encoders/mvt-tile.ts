@@ -26,8 +26,10 @@
  *   are clipped first and only their parts inside are simplified (the vertices outside are never
  *   looked at again): the kept vertices may differ slightly, the shape stays within the tolerance
  *   either way;
- * - cost: a line whose lon/lat bbox misses the tile is dropped before projection, and the
- *   Mercator y (a sine and a logarithm) is computed only for rings that reach the tile;
+ * - cost: a feature whose lon/lat bbox misses the tile is dropped before projection (with the
+ *   boxes `normalizeResult` recorded while validating, its positions are not even read again),
+ *   the Mercator y (a sine and a logarithm) is computed only for rings that reach the tile, and
+ *   on lines only for the vertices next to it (see `projectLine`);
  * - winding: outer rings get positive area with y down (clockwise on screen), holes the opposite,
  *   decided from GeoJSON nesting rather than from the input's winding;
  * - coordinates are rounded to integers last (clip intersections are kept exact until then).
@@ -46,6 +48,12 @@ export interface CutOptions {
   buffer: number;
   /** Simplification tolerance in tile units; 0 keeps every vertex. */
   tolerance: number;
+  /**
+   * Lon/lat bbox of each feature, `[minX, minY, maxX, maxY]` at 4·i, NaN where unknown (what
+   * `normalizeResult` records while validating): a feature whose box misses the tile is
+   * dropped without its positions being read.
+   */
+  boxes?: Float64Array | null;
 }
 
 /** A cut feature: `tags` is the input feature's `properties` object itself (not copied). */
@@ -79,14 +87,16 @@ let latHi = Infinity;
 /**
  * Receives each cut feature as it is made when `cutTile` is given one (nothing is listed then):
  * `group` 0 = listed first (copies shifted by +360°), 1 = unshifted, 2 = last (shifted by −360°);
- * `done` = share of the input features consumed so far. The feature object of a single point is
- * reused for the next one: write it (or copy it) before returning, never keep it.
+ * `done` of `total` input features consumed so far (integers: a fraction would be a fresh heap
+ * number per feature). The feature object of a single point is reused for the next one: write it
+ * (or copy it) before returning, never keep it.
  */
-export type CutSink = (f: CutFeature, group: 0 | 1 | 2, done: number) => void;
+export type CutSink = (f: CutFeature, group: 0 | 1 | 2, done: number, total: number) => void;
 /** The object single points are handed to a sink in (reused: a sink must not keep it). */
 const scratchPoint: CutFeature & { type: 4 } = { type: 4, x: 0, y: 0, tags: null, id: undefined };
 let sink: CutSink | null = null;
 let done = 0;
+let total = 0;
 
 /** Features listed first (copies shifted by +360°), the unshifted ones, then copies shifted by −360°. */
 let west: CutFeature[] = [];
@@ -156,18 +166,30 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
   center = [];
   east = [];
   sink = to ?? null;
+  const boxes = o.boxes ?? null;
   try {
     const n = features.length;
+    total = n;
     for (let i = 0; i < n; i++) {
       const f = features[i];
-      done = (i + 1) / n;
-      if (f.geometry) addGeometry(f.geometry, f.id, f.properties ?? null);
+      done = i + 1;
+      if (!f.geometry) continue;
+      boxChecked = false;
+      if (boxes !== null) {
+        const b = 4 * i;
+        const minLon = boxes[b];
+        if (minLon === minLon) {
+          if (!boxReaches(minLon, boxes[b + 1], boxes[b + 2], boxes[b + 3])) continue;
+          boxChecked = true;
+        }
+      }
+      addGeometry(f.geometry, f.id, f.properties ?? null);
     }
     if (to) return;
     return west.length || east.length ? west.concat(center, east) : center;
   } finally {
     sink = null;
-    done = 0;
+    done = total = 0;
     west = center = east = [];
     if (P.length > KEEP_MAX) P = new Float64Array(4096);
     if (A.length > KEEP_MAX) A = new Float64Array(4096);
@@ -188,7 +210,7 @@ function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknow
       if (g.coordinates.length) addMultiPoint(g.coordinates, id, tags);
       return;
     case 'LineString':
-      if (g.coordinates.length && reachesTile(g.coordinates)) addRings(2, [g.coordinates], false, id, tags);
+      if (g.coordinates.length && (boxChecked || reachesTile(g.coordinates))) addRings(2, [g.coordinates], false, id, tags);
       return;
     case 'MultiLineString':
       if (g.coordinates.length) addRings(2, g.coordinates, false, id, tags);
@@ -211,6 +233,16 @@ function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknow
  * world copies): most of a line layer's features miss a given tile, and this costs two
  * comparisons a vertex where projecting costs a sine and a logarithm.
  */
+/** Whether the current feature's bbox was tested against the tile already (`CutOptions.boxes`). */
+let boxChecked = false;
+
+/** Whether a lon/lat bbox reaches the buffered tile (conservatively, in any of the three world copies). */
+function boxReaches(minLon: number, minLat: number, maxLon: number, maxLat: number): boolean {
+  if (maxLat < latLo || minLat > latHi) return false;
+  for (let s = -1; s <= 1; s++) if (maxLon + 360 * s >= lonLo && minLon + 360 * s <= lonHi) return true;
+  return false;
+}
+
 function reachesTile(line: Ring): boolean {
   let minLon = Infinity;
   let maxLon = -Infinity;
@@ -225,9 +257,7 @@ function reachesTile(line: Ring): boolean {
     if (lat < minLat) minLat = lat;
     if (lat > maxLat) maxLat = lat;
   }
-  if (maxLat < latLo || minLat > latHi) return false;
-  for (let s = -1; s <= 1; s++) if (maxLon + 360 * s >= lonLo && minLon + 360 * s <= lonHi) return true;
-  return false;
+  return boxReaches(minLon, minLat, maxLon, maxLat);
 }
 
 // ---- projection ----
@@ -258,7 +288,7 @@ function overlaps(minX: number, maxX: number, shift: number): boolean {
 
 /** Hands a cut feature (of world copy `shift`) to the sink, or lists it. */
 function put(shift: number, f: CutFeature): void {
-  if (sink) sink(f, shift === 0 ? 1 : shift > 0 ? 0 : 2, done);
+  if (sink) sink(f, shift === 0 ? 1 : shift > 0 ? 0 : 2, done, total);
   else (shift === 0 ? center : shift > 0 ? west : east).push(f);
 }
 
@@ -359,12 +389,17 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       let minLat = Infinity;
       let maxX = -Infinity;
       let maxLat = -Infinity;
+      // locals: the loop stores to P, so module state would be reloaded every vertex
+      const p = P;
+      const zz = z2;
+      const xx = tx;
+      const ee = extent;
       for (let i = 0; i < n; i++) {
         const c = ring[i];
-        const x = ((c[0] / 360 + 0.5) * z2 - tx) * extent;
+        const x = ((c[0] / 360 + 0.5) * zz - xx) * ee;
         const lat = c[1];
-        P[pn] = x;
-        P[pn + 1] = lat;
+        p[pn] = x;
+        p[pn + 1] = lat;
         pn += 2;
         if (x < minX) minX = x;
         if (x > maxX) maxX = x;
@@ -412,8 +447,12 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       rings[m + 7] = 2;
       continue;
     }
-    const start = rings[m];
-    const end = rings[m + 1];
+    const start = rings[m] | 0; // an int: indexes kept as doubles cost a conversion per access
+    const end = rings[m + 1] | 0;
+    if (!polygon) {
+      rings[m + 2] = projectLine(start, end, minX, maxX, minY, maxY);
+      continue;
+    }
     for (let i = start + 1; i < end; i += 2) P[i] = projectY(P[i]);
     let size = 0;
     if (polygon) {
@@ -463,8 +502,8 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       const minY = rings[m + 4];
       const maxY = rings[m + 6];
       if (maxX < lo || minX >= hi || maxY < lo || minY >= hi) continue;
-      const start = rings[m];
-      const end = rings[m + 1];
+      const start = rings[m] | 0; // an int: indexes kept as doubles cost a conversion per access
+      const end = rings[m + 1] | 0;
       const inX = minX >= lo && maxX < hi;
       const inY = minY >= lo && maxY < hi;
       // Polygon rings, and lines wholly inside, are simplified whole before clipping, like
@@ -503,6 +542,79 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
     }
     if (parts.length) put(s, { type, geometry: parts, tags, id });
   }
+}
+
+/**
+ * For tests only: `lazyY: false` computes every vertex's y (the reference the lazy path must
+ * match byte for byte).
+ * @internal
+ */
+export const cutTestHooks = { lazyY: true };
+
+/** Sentinel y of a line vertex north / south of the clip square whose exact y is never needed. */
+const NORTH = -1e9;
+const SOUTH = 1e9;
+
+/**
+ * The y half of projecting the line at P[start, end) (x projected, latitude raw), for the
+ * vertices that matter: a vertex gets its exact Mercator y (a sine and a logarithm) only when a
+ * segment it ends may touch the clip square — judged in (x, latitude) by Cohen–Sutherland
+ * outcodes against the square's conservative latitude range. The others lie with both their
+ * segments wholly outside on one side, where clipping drops them and anything interpolated
+ * between them, so they get a y that is merely on the right side (NORTH / SOUTH): the cut
+ * comes out exactly as with every y computed. Returns the line's length in tile units, or
+ * Infinity when its bbox already proves it longer than the tolerance (the only use of it).
+ */
+function projectLine(start: number, end: number, minX: number, maxX: number, minY: number, maxY: number): number {
+  const n = (end - start) >> 1;
+  // Wider than the tolerance in x or y: its length is too (a path is at least as long as its bbox is wide).
+  const long = !(sqTolerance > 0) || maxX - minX > tolerance * 1.000001 || maxY - minY > tolerance * 1.000001;
+  // One world copy reaches the tile (the usual case): outcodes are relative to it; a line
+  // reaching two copies (a world-wide line at zoom 0–1) gets every y.
+  const reach = (overlaps(minX, maxX, 1) ? 1 : 0) + (overlaps(minX, maxX, 0) ? 1 : 0) + (overlaps(minX, maxX, -1) ? 1 : 0);
+  if (!long || reach !== 1 || n < 2 || !cutTestHooks.lazyY) {
+    for (let i = start + 1; i < end; i += 2) P[i] = projectY(P[i]);
+    if (long) return Infinity;
+    let size = 0;
+    for (let i = start + 2; i < end; i += 2) {
+      const dx = P[i] - P[i - 2];
+      const dy = P[i + 1] - P[i - 1];
+      size += Math.sqrt(dx * dx + dy * dy);
+    }
+    return size;
+  }
+  const d = overlaps(minX, maxX, 1) ? world : overlaps(minX, maxX, 0) ? 0 : -world;
+  const xLo = lo - d;
+  const xHi = hi - d;
+  const north = latHi;
+  const south = latLo;
+  // codes: 1 west, 2 east, 4 north, 8 south; a missing neighbour counts as 15 (no segment)
+  const p = P;
+  const zz = z2;
+  const yy = ty;
+  const ee = extent;
+  let prev = 15;
+  let x = p[start];
+  let lat = p[start + 1];
+  let cur = +(x < xLo) | (+(x > xHi) << 1) | (+(lat > north) << 2) | (+(lat < south) << 3);
+  for (let i = start; i < end; i += 2) {
+    let next = 15;
+    if (i + 2 < end) {
+      x = p[i + 2];
+      lat = p[i + 3];
+      // branch-free (a line weaves in and out: the branches would be unpredictable)
+      next = +(x < xLo) | (+(x > xHi) << 1) | (+(lat > north) << 2) | (+(lat < south) << 3);
+    }
+    if ((prev & cur) === 0 || (cur & next) === 0) {
+      // projectY inlined by hand, same arithmetic (locals instead of module state)
+      const sin = Math.sin((p[i + 1] * Math.PI) / 180);
+      const y2 = 0.5 - (0.25 * Math.log((1 + sin) / (1 - sin))) / Math.PI;
+      p[i + 1] = ((y2 < 0 ? 0 : y2 > 1 ? 1 : y2) * zz - yy) * ee;
+    } else p[i + 1] = cur & 4 ? NORTH : cur & 8 ? SOUTH : lo;
+    prev = cur;
+    cur = next;
+  }
+  return Infinity;
 }
 
 /**

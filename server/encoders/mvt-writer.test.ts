@@ -265,6 +265,31 @@ describe('encodeMvtLayer', () => {
     expect(decoded[2]).toEqual({ b: 'x', c: 1 });
   });
 
+  it('stops deduplicating a key whose first 4,096 values were all new (a name column), keeps deduplicating the others', () => {
+    const n = 15_000;
+    const features: VtFeature[] = Array.from({ length: n }, (_, i) => ({
+      type: 4,
+      x: i % 4096,
+      y: 7,
+      // `name`: distinct until feature 6,000, then repeating earlier names; `kind`: 3 values;
+      // `sometimes`: in 1 feature of 3, 4,500 distinct values then repeats
+      tags: { name: `n-${i < 6000 ? i : i - 6000}`, kind: ['a', 'b', 'c'][i % 3], ...(i % 3 === 0 ? { sometimes: `s-${(i / 3) % 4500}` } : {}) },
+    }));
+    const bytes = encodeMvtLayer('layer', features, 4096);
+    const values = rawValues(bytes).map(([, v]) => v);
+    // every name is written where it occurs once the key stopped deduplicating (repeats included),
+    // the 3 kinds once, and `sometimes` — its 4,096th new value comes ~12,300 features in, not
+    // "nearly all distinct" by the feature count — stays deduplicated: each of its values once
+    expect(values.filter((v) => typeof v === 'string' && v.startsWith('n-'))).toHaveLength(n);
+    expect(values.filter((v) => v === 'a' || v === 'b' || v === 'c')).toHaveLength(3);
+    expect(values.filter((v) => typeof v === 'string' && v.startsWith('s-'))).toHaveLength(4500);
+    // and every feature decodes to its own properties (@mapbox/vector-tile)
+    const decoded = featuresOf(bytes).map((f) => f.properties);
+    expect(decoded).toHaveLength(n);
+    for (let i = 0; i < n; i += 997) expect(decoded[i]).toEqual(features[i].tags);
+    expect(decoded[n - 1]).toEqual(features[n - 1].tags);
+  });
+
   it('writes strings as UTF-8 (lone surrogates as U+FFFD, like TextEncoder) in keys, values and the layer name', () => {
     const weird = `a\ud800b\udc00c${'é'.repeat(50)}🗺`;
     const long = 'ü'.repeat(30_000);

@@ -61,11 +61,15 @@ let pos = 0;
  * through a chain of ever larger copies (each growth holds the old and the new buffer at once).
  */
 let progress = 0;
+/** Input features consumed so far, of `progressTotal` (integers; `progress` is computed when growing). */
+let progressDone = 0;
+let progressTotal = 0;
 /** Bytes the layer's dictionaries will take (estimated as values are added), for that projection. */
 let dictBytes = 0;
 
 function ensure(n: number): void {
   if (pos + n <= buf.length) return;
+  if (progressTotal > 0) progress = progressDone / progressTotal;
   let size = buf.length * 2;
   // 15 % over the projection: later features tend to be a little bigger (longer ids and values)
   if (progress > 0.02) size = Math.max(pos + n, Math.ceil(((pos + dictBytes) / progress) * 1.15) + 1024);
@@ -180,39 +184,84 @@ let keys: string[] = [];
 let keyIndex = new Map<string, number>();
 /**
  * Values, deduplicated through an open-addressing hash table of value indices (linear probing,
- * load ≤ 1/2) rather than a Map: a tile with a million distinct values needs ~12 bytes per value
- * on top of the `values` array here, against ~40–60 in a Map. Equality is `===` (the string '1'
- * and the number 1 stay apart), NaN has its own slot.
+ * load ≤ 1/2, each slot's hash kept next to it) rather than a Map: ~16 bytes per hashed value on
+ * top of the `values` array, against ~40–60 in a Map. Equality is `===` (the string '1' and the
+ * number 1 stay apart), NaN has its own slot.
+ *
+ * A key whose first DISTINCT_PROBE values were (nearly) all new — a name or an id column — stops
+ * being deduplicated: its values are appended as they come. Hashing them would only find misses,
+ * and at a million values the table outgrows the CPU caches (each probe a cache miss, each growth
+ * a rehash of everything), which made the cost per feature of a 1M-feature tile ~1.5–2× that of
+ * a 10k one. MVT allows repeated values in a layer's `values` (spec 4.4 asks only that indices
+ * be in range); the rare repeat of such a key then costs a few bytes.
  */
 let values: Value[] = [];
-let valueHashes = new Int32Array(1024);
 let table = new Int32Array(1024).fill(-1);
+let slotHashes = new Int32Array(1024);
+/** Values added through the table (the others were appended): what its load is measured on. */
+let hashedCount = 0;
 let nanIndex = -1;
 const f64 = new Float64Array(1);
 const i32 = new Int32Array(f64.buffer);
 
-/** A 32-bit hash of a value (FNV-1a over UTF-16 units for strings, mixed bits for numbers). */
+/**
+ * Per key index: how many new values it brought, the number of features written when it first
+ * appeared (so features since then bound how many values it had), and whether it stopped
+ * deduplicating (its values are appended).
+ */
+let keyFresh: number[] = [];
+let keyFirst: number[] = [];
+let keyAppends: boolean[] = [];
+/** Features written to the current layer (the bound above). */
+let featureCount = 0;
+const DISTINCT_PROBE = 4096;
+/** Share of new values among (at most) a key's first values that stops its deduplication. */
+const DISTINCT_SHARE = 0.99;
+
+/**
+ * A 32-bit hash of a value (FNV-1a over UTF-16 units for strings, the bits of numbers), finished
+ * with murmur3's avalanche: the table takes the hash's low bits, and without the finish those
+ * depend only on the low bits of the input — decimal fractions such as 12.3 share their low
+ * mantissa bits (…9999A, …33333), so a thousand of them landed in a few slots and every lookup
+ * walked a probe chain hundreds of slots long (~170 ns a value instead of ~40).
+ */
 function hashValue(v: Value): number {
+  let h: number;
   if (typeof v === 'string') {
-    let h = 0x811c9dc5 | 0;
+    h = 0x811c9dc5 | 0;
     for (let i = 0; i < v.length; i++) h = Math.imul(h ^ v.charCodeAt(i), 16777619);
-    return h;
+  } else if (typeof v === 'boolean') return v ? 0x5bd1e995 : 0x27d4eb2f;
+  else if ((v | 0) === v) h = v ^ 0x3c6ef372;
+  else {
+    f64[0] = v;
+    h = i32[0] ^ Math.imul(i32[1], 0x85ebca6b);
   }
-  if (typeof v === 'boolean') return v ? 0x5bd1e995 : 0x27d4eb2f;
-  if ((v | 0) === v) return Math.imul(v ^ 0x3c6ef372, 0x9e3779b1) ^ 0x1234567;
-  f64[0] = v;
-  return Math.imul(i32[0] ^ Math.imul(i32[1], 0x85ebca6b), 0xc2b2ae35) ^ 0x7654321;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }
 
-/** Index of `v` in `values`, adding it when new. */
-function valueIndexOf(v: Value): number {
+function addKey(k: string): number {
+  const ki = keys.push(k) - 1;
+  keyIndex.set(k, ki);
+  keyFresh[ki] = 0;
+  keyFirst[ki] = featureCount;
+  keyAppends[ki] = false;
+  return ki;
+}
+
+/** Appends `v` to `values` without looking for it (a key of distinct values); returns its index. */
+function appendValue(v: Value): number {
+  dictBytes += typeof v === 'string' ? v.length + 4 : 11;
+  return values.push(v) - 1;
+}
+
+/** Index of `v` (a value of key `ki`) in `values`, adding it when new. */
+function valueIndexOf(v: Value, ki: number): number {
   if (v !== v) {
-    if (nanIndex < 0) {
-      nanIndex = values.push(v) - 1;
-      if (valueHashes.length < values.length) growHashes();
-      valueHashes[nanIndex] = 0;
-      dictBytes += 11;
-    }
+    if (nanIndex < 0) nanIndex = addValue(v);
     return nanIndex;
   }
   const h = hashValue(v);
@@ -221,48 +270,59 @@ function valueIndexOf(v: Value): number {
   for (;;) {
     const i = table[slot];
     if (i < 0) break;
-    if (valueHashes[i] === h && values[i] === v) return i;
+    if (slotHashes[slot] === h && values[i] === v) return i;
     slot = (slot + 1) & mask;
   }
-  const index = values.push(v) - 1;
-  if (valueHashes.length < values.length) growHashes();
-  valueHashes[index] = h;
+  // DISTINCT_PROBE new values within (at most) DISTINCT_PROBE / DISTINCT_SHARE features: stop looking
+  if (++keyFresh[ki] === DISTINCT_PROBE && featureCount - keyFirst[ki] + 1 <= DISTINCT_PROBE / DISTINCT_SHARE) keyAppends[ki] = true;
+  const index = addValue(v);
   table[slot] = index;
-  dictBytes += typeof v === 'string' ? v.length + 4 : 11;
-  if (values.length * 2 > table.length) rehash(table.length * 2);
+  slotHashes[slot] = h;
+  if (++hashedCount * 2 > table.length) rehash(table.length * 2);
   return index;
 }
 
-function growHashes(): void {
-  const next = new Int32Array(valueHashes.length * 2);
-  next.set(valueHashes);
-  valueHashes = next;
+function addValue(v: Value): number {
+  dictBytes += typeof v === 'string' ? v.length + 4 : 11;
+  return values.push(v) - 1;
 }
 
 function rehash(size: number): void {
+  const oldTable = table;
+  const oldHashes = slotHashes;
   table = new Int32Array(size).fill(-1);
+  slotHashes = new Int32Array(size);
   const mask = size - 1;
-  for (let i = 0; i < values.length; i++) {
-    if (i === nanIndex) continue;
-    let slot = valueHashes[i] & mask;
+  for (let s = 0; s < oldTable.length; s++) {
+    const i = oldTable[s];
+    if (i < 0) continue;
+    const h = oldHashes[s];
+    let slot = h & mask;
     while (table[slot] >= 0) slot = (slot + 1) & mask;
     table[slot] = i;
+    slotHashes[slot] = h;
   }
 }
 
-/** Removes the last value added (values are removed in reverse order of adding only, which keeps every probe chain intact). */
+/**
+ * Removes the last value added (values are removed in reverse order of adding only, which keeps
+ * every probe chain intact). An appended value (or NaN) has no slot: the probe meets an empty one.
+ */
 function popValue(): void {
   const i = values.length - 1;
   const v = values.pop()!;
+  dictBytes -= typeof v === 'string' ? v.length + 4 : 11;
   if (i === nanIndex) {
     nanIndex = -1;
     return;
   }
   const mask = table.length - 1;
-  let slot = valueHashes[i] & mask;
-  while (table[slot] !== i) slot = (slot + 1) & mask;
-  table[slot] = -1;
-  dictBytes -= typeof v === 'string' ? v.length + 4 : 11;
+  let slot = hashValue(v) & mask;
+  while (table[slot] >= 0 && table[slot] !== i) slot = (slot + 1) & mask;
+  if (table[slot] === i) {
+    table[slot] = -1;
+    hashedCount--;
+  }
 }
 /**
  * The key seen at each property position of the previous feature, and its index: features
@@ -275,22 +335,18 @@ let recentKeyIndex: number[] = [];
 function resetDictionaries(): void {
   keys = [];
   keyIndex = new Map();
-  // Tables up to 64K slots (256 KB) are kept for the next layer (clearing is cheaper than
+  keyFresh = [];
+  keyFirst = [];
+  keyAppends = [];
+  featureCount = 0;
+  // Tables up to 64K slots are kept for the next layer (clearing them, ≤ 256 KB, is cheaper than
   // growing through several rehashes again); bigger ones are dropped.
   if (table.length > 1 << 16) {
     table = new Int32Array(1 << 16).fill(-1);
-    valueHashes = new Int32Array(1 << 15);
-  } else if (values.length * 8 < table.length) {
-    // few values in a big table: clear just their slots
-    const mask = table.length - 1;
-    for (let i = 0; i < values.length; i++) {
-      if (i === nanIndex) continue;
-      let slot = valueHashes[i] & mask;
-      while (table[slot] !== i) slot = (slot + 1) & mask;
-      table[slot] = -1;
-    }
+    slotHashes = new Int32Array(1 << 16);
   } else table.fill(-1);
   values = [];
+  hashedCount = 0;
   nanIndex = -1;
   dictBytes = 0;
   recentKeys = [];
@@ -304,6 +360,9 @@ function rollbackDictionaries(nKeys: number, nValues: number): void {
     recentKeyIndex = [];
   }
   while (keys.length > nKeys) keyIndex.delete(keys.pop()!);
+  keyFresh.length = Math.min(keyFresh.length, nKeys);
+  keyFirst.length = Math.min(keyFirst.length, nKeys);
+  keyAppends.length = Math.min(keyAppends.length, nKeys);
   while (values.length > nValues) popValue();
 }
 
@@ -471,6 +530,7 @@ function estimate(f: VtFeature): number {
 // ---- features and layer ----
 
 function writeFeature(f: VtFeature): void {
+  featureCount++;
   const start = pos;
   const nKeys = keys.length;
   const nValues = values.length;
@@ -501,12 +561,12 @@ function writeFeature(f: VtFeature): void {
       if (recentKeys[j] === k) ki = recentKeyIndex[j];
       else {
         ki = keyIndex.get(k);
-        if (ki === undefined) keyIndex.set(k, (ki = keys.push(k) - 1));
+        if (ki === undefined) ki = addKey(k);
         recentKeys[j] = k;
         recentKeyIndex[j] = ki;
       }
       j++;
-      const vi = valueIndexOf(v as Value);
+      const vi = keyAppends[ki] ? appendValue(v as Value) : valueIndexOf(v as Value, ki);
       ensure(10);
       varint(ki);
       varint(vi);
@@ -548,10 +608,10 @@ export function encodeMvtLayer(name: string, features: readonly VtFeature[], ext
  * with `cutTile`'s sink), so that no array of cut features is ever held: `write(f, group)` adds a
  * feature to the front (0), middle (1) or back (2) of the layer — antimeridian copies go first or
  * last, like geojson-vt's, and are rare, so they are written to small side buffers — and `done`,
- * the share of the input consumed so far, lets the output buffer grow straight to its projected
+ * of `total` input features consumed so far, lets the output buffer grow straight to its projected
  * size. One layer is written at a time (per thread): `build` must not be re-entered.
  */
-export function streamMvtLayer(name: string, extent: number, build: (write: (f: VtFeature, group: 0 | 1 | 2, done: number) => void) => void): Uint8Array {
+export function streamMvtLayer(name: string, extent: number, build: (write: (f: VtFeature, group: 0 | 1 | 2, done: number, total: number) => void) => void): Uint8Array {
   beginLayer(name, extent);
   try {
     build(streamWrite);
@@ -565,9 +625,10 @@ export function streamMvtLayer(name: string, extent: number, build: (write: (f: 
 let sides: [Uint8Array<ArrayBuffer> | null, Uint8Array<ArrayBuffer> | null] = [null, null];
 let sideLengths = [0, 0];
 
-function streamWrite(f: VtFeature, group: 0 | 1 | 2, done: number): void {
+function streamWrite(f: VtFeature, group: 0 | 1 | 2, done: number, total: number): void {
   if (group === 1) {
-    progress = done;
+    progressDone = done;
+    progressTotal = total;
     writeFeature(f);
     return;
   }
@@ -575,11 +636,12 @@ function streamWrite(f: VtFeature, group: 0 | 1 | 2, done: number): void {
   const side = group === 0 ? 0 : 1;
   const mainBuf = buf;
   const mainPos = pos;
-  const mainProgress = progress;
+  const mainTotal = progressTotal;
   buf = sides[side] ?? new Uint8Array(1024);
   view = new DataView(buf.buffer);
   pos = sideLengths[side];
   progress = 0;
+  progressTotal = 0;
   try {
     writeFeature(f);
   } finally {
@@ -588,7 +650,7 @@ function streamWrite(f: VtFeature, group: 0 | 1 | 2, done: number): void {
     buf = mainBuf;
     view = new DataView(buf.buffer);
     pos = mainPos;
-    progress = mainProgress;
+    progressTotal = mainTotal;
   }
 }
 
@@ -597,7 +659,7 @@ let featuresStart = 0;
 
 function beginLayer(name: string, extent: number): void {
   pos = HEAD;
-  progress = 0;
+  progress = progressDone = progressTotal = 0;
   sides = [null, null];
   sideLengths = [0, 0];
   resetDictionaries();
@@ -613,7 +675,7 @@ function beginLayer(name: string, extent: number): void {
 }
 
 function endLayer(): Uint8Array {
-  progress = 0;
+  progress = progressDone = progressTotal = 0;
   // Side buffers (antimeridian copies): the rare case, assembled with one extra copy.
   const front = sideLengths[0];
   const back = sideLengths[1];
@@ -630,11 +692,13 @@ function endLayer(): Uint8Array {
     buf[pos++] = 0x1a; // keys = 3
     string(k);
   }
-  for (const v of values) {
+  // an index loop: this runs once per layer, often before it is optimised, where for…of would
+  // make an iterator result object per value (a million for a million-feature tile)
+  for (let i = 0; i < values.length; i++) {
     ensure(2);
     buf[pos++] = 0x22; // values = 4
     const mark = reserve(1);
-    writeValue(v);
+    writeValue(values[i]);
     finish(mark, 1);
   }
 
@@ -658,7 +722,7 @@ function endLayer(): Uint8Array {
 
 function cleanup(): void {
   resetDictionaries();
-  progress = 0;
+  progress = progressDone = progressTotal = 0;
   sides = [null, null];
   sideLengths = [0, 0];
   if (buf.length > KEEP_MAX) {

@@ -1,7 +1,7 @@
 import { BadRequestError } from '../errors.ts';
 import type { Encoder } from '../types.ts';
 import { jsonReplacer } from './json.ts';
-import { cutTile } from './mvt-tile.ts';
+import { cutTile, type CutFeature } from './mvt-tile.ts';
 import { streamMvtLayer } from './mvt-writer.ts';
 
 /**
@@ -38,18 +38,29 @@ export const mvtEncoder: Encoder = {
     // dropped, so memory stays near the tile's own size however many features it holds. The cut
     // features are fresh objects whose `tags` is the caller's properties object: swapping in
     // adapted tags is safe, and the properties themselves are never mutated.
-    let count = 0;
     const { features } = result;
-    const bytes = streamMvtLayer(ctx.layerName, ctx.extent, (write) =>
-      cutTile(features, tile, { extent: ctx.extent, buffer: ctx.buffer, tolerance: TOLERANCE }, (f, group, done) => {
-        f.tags = mvtTags(f.tags);
-        write(f, group, done);
-        count++;
-      }),
-    );
+    count = 0;
+    const bytes = streamMvtLayer(ctx.layerName, ctx.extent, (write) => {
+      writeTo = write;
+      cutTile(features, tile, { extent: ctx.extent, buffer: ctx.buffer, tolerance: TOLERANCE, boxes: result.boxes }, sink);
+    });
+    writeTo = null;
     return count === 0 ? new Uint8Array(0) : bytes;
   },
 };
+
+// The sink is one module-level function, not a closure made per tile: the cutter's hot
+// functions inline the call to it, and a new closure each tile would be a new call target that
+// deoptimises them (V8: "wrong call target") and leaves much of the next tile unoptimised.
+// Encoding is synchronous, so tiles never interleave.
+let count = 0;
+let writeTo: ((f: CutFeature, group: 0 | 1 | 2, done: number, total: number) => void) | null = null;
+
+function sink(f: CutFeature, group: 0 | 1 | 2, done: number, total: number): void {
+  f.tags = mvtTags(f.tags);
+  writeTo!(f, group, done, total);
+  count++;
+}
 
 /** Properties as MVT values; returns the same object when nothing needs changing (the common case). */
 function mvtTags(tags: Record<string, unknown> | null): Record<string, unknown> | null {

@@ -41,7 +41,22 @@ describe('normalizeResult', () => {
     const f = feature(point);
     expect(normalizeResult(f)).toEqual({ kind: 'vector', features: [f] });
     const arr = [f, feature({ type: 'LineString', coordinates: [[0, 0], [1, 1]] })];
-    expect(normalizeResult(arr)).toEqual({ kind: 'vector', features: arr });
+    // lines and polygons get their lon/lat bbox recorded while validated (NaN: not recorded)
+    expect(normalizeResult(arr)).toEqual({ kind: 'vector', features: arr, boxes: new Float64Array([NaN, NaN, NaN, NaN, 0, 0, 1, 1]) });
+  });
+
+  it('records each line or polygon feature\'s lon/lat bbox while validating (for the mvt cutter)', () => {
+    const features = [
+      feature({ type: 'MultiPolygon', coordinates: [[[[0, 0], [1, 0], [1, 1], [0, 0]]], [[[5, -3], [6, -3], [6, 2], [5, -3]]]] }),
+      feature({ type: 'MultiLineString', coordinates: [[[-10, 4], [3, 5]], [[2, -7], [0, 0, 9]]] }),
+      feature({ type: 'GeometryCollection', geometries: [{ type: 'LineString', coordinates: [[0, 0], [1, 1]] }] }),
+      feature({ type: 'MultiPoint', coordinates: [[1, 2]] }),
+      feature(null),
+    ];
+    const r = normalizeResult({ type: 'FeatureCollection', features });
+    expect(r.kind === 'vector' && Array.from(r.boxes ?? [])).toEqual([0, -3, 6, 2, -10, -7, 3, 5, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN]);
+    // only points: no boxes at all (a million points pay nothing)
+    expect(normalizeResult([feature(point), feature(point)])).not.toHaveProperty('boxes');
   });
 
   it('wraps bare geometries, including GeometryCollection', () => {
@@ -204,7 +219,9 @@ describe('normalizeResult', () => {
       { type: 'Feature', properties: undefined },
     ];
     const r = normalizeResult({ type: 'FeatureCollection', features });
-    expect(r).toEqual({ kind: 'vector', features });
+    const empty = [Infinity, Infinity, -Infinity, -Infinity]; // an empty geometry's box misses every tile
+    const boxes = new Float64Array([NaN, NaN, NaN, NaN, 0, 0, 1, 1, ...empty, ...empty, ...Array(12).fill(NaN)]);
+    expect(r).toEqual({ kind: 'vector', features, boxes });
     if (r.kind === 'vector') expect(r.features).toBe(features);
   });
 

@@ -68,14 +68,23 @@ export function normalizeResult(value: unknown): NormalizedResult {
   if (Array.isArray(obj)) {
     if (obj.length === 0) return { kind: 'vector', features: [] };
     if (!isFeature(obj[0])) return { kind: 'json', value: obj };
+    let boxes: Float64Array | null = null;
     for (let i = 0; i < obj.length; i++) {
       const f = obj[i];
       if (!isFeature(f)) {
         throw new UdfError(`The UDF returned an array that starts with Features but item ${i} is ${describe(f)}; return only Features, or plain JSON values.`);
       }
       checkFeature(f, i);
+      if (boxed) {
+        boxes ??= newBoxes(obj.length);
+        const b = 4 * i;
+        boxes[b] = box[0];
+        boxes[b + 1] = box[1];
+        boxes[b + 2] = box[2];
+        boxes[b + 3] = box[3];
+      }
     }
-    return { kind: 'vector', features: obj as Feature<Geometry | null>[] };
+    return vector(obj as Feature<Geometry | null>[], boxes);
   }
 
   const proto = Object.getPrototypeOf(obj);
@@ -87,12 +96,21 @@ export function normalizeResult(value: unknown): NormalizedResult {
     if (!Array.isArray(features)) {
       throw new UdfError(`The UDF returned a FeatureCollection whose "features" is ${describe(features)}, not an array.`);
     }
+    let boxes: Float64Array | null = null;
     for (let i = 0; i < features.length; i++) {
       const f = features[i];
       if (!isFeature(f)) throw new UdfError(`Feature ${i} of the UDF result is ${describe(f)}, not a GeoJSON Feature.`);
       checkFeature(f, i);
+      if (boxed) {
+        boxes ??= newBoxes(features.length);
+        const b = 4 * i;
+        boxes[b] = box[0];
+        boxes[b + 1] = box[1];
+        boxes[b + 2] = box[2];
+        boxes[b + 3] = box[3];
+      }
     }
-    return { kind: 'vector', features: features as Feature<Geometry | null>[] };
+    return vector(features as Feature<Geometry | null>[], boxes);
   }
   if (type === 'Feature') {
     checkFeature(obj as unknown as FeatureLike, 0);
@@ -115,6 +133,30 @@ export function normalizeResult(value: unknown): NormalizedResult {
  * strings. The feature index travels as a number; sentences are built only when throwing.
  */
 
+/**
+ * The bbox of the positions the last `checkGeometry` read, kept while validating (it reads every
+ * position anyway): `boxed` is true when it covers a whole line or polygon geometry. The mvt
+ * cutter uses these boxes to drop features that miss the tile without reading their positions
+ * again (memory-bound: a second pass over a large result costs as much as the first).
+ */
+let boxed = false;
+/** minX, minY, maxX, maxY: a typed array, since doubles stored in module variables are boxed (one allocation per store). */
+const box = new Float64Array(4);
+
+function resetBox(): void {
+  box[0] = box[1] = Infinity;
+  box[2] = box[3] = -Infinity;
+}
+
+/** Boxes of `n` features, all unknown (NaN) until recorded (the current box is copied in as feature i's). */
+function newBoxes(n: number): Float64Array {
+  return new Float64Array(4 * n).fill(NaN);
+}
+
+function vector(features: Feature<Geometry | null>[], boxes: Float64Array | null): NormalizedResult {
+  return boxes ? { kind: 'vector', features, boxes } : { kind: 'vector', features };
+}
+
 /** `index` value for a geometry returned on its own rather than inside a Feature. */
 const BARE = -1;
 
@@ -136,6 +178,7 @@ function isFeature(v: unknown): v is FeatureLike {
 
 /** `f` is known to be an object with `type: 'Feature'`. */
 function checkFeature(f: FeatureLike, index: number): void {
+  boxed = false;
   const geometry = f.geometry;
   if (geometry !== null && geometry !== undefined) checkGeometry(geometry, index);
   const properties = f.properties;
@@ -168,18 +211,24 @@ function checkGeometry(g: unknown, index: number): void {
     case 'Polygon':
     case 'MultiLineString': {
       const c = (g as GeometryLike).coordinates;
+      resetBox();
+      boxed = true;
       if (!isRings(c)) throw badCoordinates(index, type, 'an array of arrays of positions [x, y]', c);
       return;
     }
     case 'LineString':
     case 'MultiPoint': {
       const c = (g as GeometryLike).coordinates;
+      resetBox();
+      boxed = type === 'LineString';
       if (!isPositions(c)) throw badCoordinates(index, type, 'an array of positions [x, y]', c);
       if (type === 'LineString' && c.length === 1) throw badCoordinates(index, type, 'empty or at least 2 positions', c);
       return;
     }
     case 'MultiPolygon': {
       const c = (g as GeometryLike).coordinates;
+      resetBox();
+      boxed = true;
       if (!isPolygons(c)) throw badCoordinates(index, type, 'an array of polygons (arrays of rings of positions [x, y])', c);
       return;
     }
@@ -189,6 +238,7 @@ function checkGeometry(g: unknown, index: number): void {
         throw new UdfError(`${where(index)} an invalid GeometryCollection: "geometries" must be an array, got ${preview(geometries)}.`);
       }
       for (let i = 0; i < geometries.length; i++) checkGeometry(geometries[i], index);
+      boxed = false;
       return;
     }
     default:
@@ -203,9 +253,31 @@ function isPosition(p: unknown): boolean {
   return n >= 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]) && (n === 2 || typeof p[2] === 'number');
 }
 
+/** Also widens the current box (see `boxed`) by each position. */
 function isPositions(a: unknown): a is unknown[] {
   if (!Array.isArray(a)) return false;
-  for (let i = 0, n = a.length; i < n; i++) if (!isPosition(a[i])) return false;
+  // local doubles (not the module's boxes) so that the loop keeps them unboxed
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (let i = 0, n = a.length; i < n; i++) {
+    const p = a[i];
+    // isPosition, inlined so that x and y are read once
+    if (!Array.isArray(p)) return false;
+    const m = p.length;
+    const x = p[0];
+    const y = p[1];
+    if (m < 2 || !Number.isFinite(x) || !Number.isFinite(y) || (m !== 2 && typeof p[2] !== 'number')) return false;
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    if (y < minY) minY = y;
+    if (y > maxY) maxY = y;
+  }
+  if (minX < box[0]) box[0] = minX;
+  if (minY < box[1]) box[1] = minY;
+  if (maxX > box[2]) box[2] = maxX;
+  if (maxY > box[3]) box[3] = maxY;
   return true;
 }
 
