@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { rememberCrc32 } from '../cache/crc32.ts';
 import { UdfError, UdfTimeoutError, WorkerCrashedError } from '../errors.ts';
 import type { ComputedResult, EncodeRequest } from '../compute/encode-result.ts';
 import type { RunUpdate } from '../types.ts';
@@ -136,6 +137,7 @@ export class ComputePool {
   private result(answer: TaskAnswer): ComputedResult {
     if (!answer.ok) throw fromWire(answer.error);
     if (!('result' in answer)) throw new Error('unexpected answer');
+    if (answer.bodyCrc32 !== undefined) rememberCrc32(answer.result.body, answer.bodyCrc32);
     return answer.result;
   }
 
