@@ -107,6 +107,7 @@ export async function benchIsolation(o: IsolationOptions): Promise<string> {
       hitsUnderLoad: async () => {
         await settle();
         const load = cold.run(4, null);
+        load.catch(() => {}); // awaited below; a failing load must not crash the bench meanwhile
         await new Promise((res) => setTimeout(res, 200));
         try {
           return quantile(await hits(hitUrl, o.windowMs), 0.99);
@@ -134,7 +135,8 @@ export async function benchIsolation(o: IsolationOptions): Promise<string> {
     '## Compute off the event loop',
     '',
     `Cold ${fmt.int(COLD_N)}-point MVT tiles (each request a tile nobody asked for before) computed in the worker-thread pool, ` +
-      `and sequential requests for one cached tile (\`${o.hitPath}\`). ${o.rounds} interleaved rounds, ${o.windowMs / 1000} s windows.`,
+      `requested from a worker thread of the bench process, and sequential requests for one cached tile (\`${o.hitPath}\`) timed on its main thread. ` +
+      `${o.rounds} interleaved rounds, ${o.windowMs / 1000} s windows, each after ${SETTLE_MS} ms idle.`,
     '',
     '| ratio | goal | median | spread (min–max) | values (medians) |',
     '|---|---|---|---|---|',
