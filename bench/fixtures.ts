@@ -47,12 +47,19 @@ export function makeFeatures(tile: TileCoord, n: number, shape: Shape): FeatureC
 
 const memo = new Map<string, FeatureCollection<Point | Polygon>>();
 
-/** `makeFeatures`, built once per (tile, n, shape) and then returned as the same object. */
+/**
+ * `makeFeatures`, built once per (tile, n, shape) and then returned as the same object — for
+ * the tiles sections ask for again and again (zoom ≤ `BENCH_TILE.z`). A deeper tile (the
+ * isolation section's fresh cold tiles, each asked for once) is built per call and not kept:
+ * a UDF serving a fresh tile does not hold on to earlier tiles' data, and keeping 16 of them
+ * (≈ 150 MB of features in a compute thread) made every major GC of that thread mark them,
+ * which cost more CPU per tile than the UDF itself.
+ */
 export function cachedFeatures(tile: TileCoord, n: number, shape: Shape): FeatureCollection<Point | Polygon> {
+  if (tile.z > BENCH_TILE.z) return makeFeatures(tile, n, shape);
   const key = `${tile.z}/${tile.x}/${tile.y}/${n}/${shape}`;
   let fc = memo.get(key);
   if (!fc) {
-    // Bounded: the isolation section asks for a fresh tile every request.
     if (memo.size >= 16) memo.delete(memo.keys().next().value!);
     memo.set(key, (fc = makeFeatures(tile, n, shape)));
   }

@@ -2,12 +2,13 @@
  * Compute off the event loop, admission control and hardened errors, against a real server
  * with real worker threads: a hostile or heavy UDF slows only itself.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeEntry } from '../server/cache/disk.ts';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
 
 const FIXTURES = resolve(import.meta.dirname, 'fixtures/compute');
@@ -66,6 +67,24 @@ describe('compute threads', () => {
     expect(next.status).toBe(200);
     const vt = new VectorTile(new PbfReader(new Uint8Array(await next.arrayBuffer())));
     expect(vt.layers.points.length).toBe(7);
+  });
+});
+
+describe('results from the threads', () => {
+  it('a tile encoded in a thread reaches the disk tier as an intact file (its body checksummed in the thread)', async () => {
+    const res = await get('/udf/points/tiles/14/8300/5600.mvt?n=500');
+    expect(res.status).toBe(200);
+    const body = new Uint8Array(await res.arrayBuffer());
+    await (server.cache as { flush?: () => Promise<void> }).flush?.();
+    const dir = join(cacheDir, 'results');
+    const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    const entries = files.map((f) => {
+      const bytes = readFileSync(join(f.parentPath ?? f.path, f.name));
+      const key = JSON.parse(bytes.toString('utf8', 12, 12 + bytes.readUInt32BE(8))).key as string;
+      return decodeEntry(key, bytes);
+    });
+    const mine = entries.find((e) => e && Buffer.from(e.body).equals(body));
+    expect(mine, 'the tile file decodes (magic, length, CRC-32) to the body served').toBeDefined();
   });
 });
 

@@ -13,7 +13,7 @@ import { createTieredCache } from './tiered.ts';
 import { makeEntry, text } from './test-helpers.ts';
 
 const io = vi.hoisted(() => ({
-  /** When set, writes through a file handle store half the bytes, then fail with ENOSPC. */
+  /** When set, writes through a file handle (writev) store half the bytes, then fail with ENOSPC. */
   diskFull: false,
   opens: [] as { path: string; flags: string }[],
   renames: [] as { from: string; to: string }[],
@@ -25,12 +25,12 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     const handle = await actual.open(path, flags, mode);
     io.opens.push({ path: String(path), flags: String(flags ?? 'r') });
     if (io.diskFull) {
-      const writeFile = handle.writeFile.bind(handle);
-      handle.writeFile = async (data: Parameters<typeof writeFile>[0]) => {
-        const bytes = data as Uint8Array;
-        await writeFile(bytes.subarray(0, bytes.length >> 1));
+      const writev = handle.writev.bind(handle);
+      handle.writev = (async (buffers: readonly NodeJS.ArrayBufferView[]) => {
+        const bytes = Buffer.concat(buffers.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
+        await writev([bytes.subarray(0, bytes.length >> 1)]);
         throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      };
+      }) as typeof handle.writev;
     }
     return handle;
   };

@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { crc32, crc32Js } from './crc32.ts';
-import { createDiskCache, diskCachePath, type DiskCache, type DiskCacheOptions } from './disk.ts';
+import { crc32, crc32Combine, crc32Js, rememberCrc32 } from './crc32.ts';
+import { createDiskCache, decodeEntry, diskCachePath, encodeEntry, type DiskCache, type DiskCacheOptions } from './disk.ts';
 import { makeEntry, text } from './test-helpers.ts';
 
 const dirs: string[] = [];
@@ -272,5 +273,41 @@ describe('crc32', () => {
     expect(crc32Js(data)).toBe(0x414fa339);
     expect(crc32(data)).toBe(0x414fa339);
     expect(crc32Js(data.subarray(10), crc32Js(data.subarray(0, 10)))).toBe(0x414fa339);
+  });
+});
+
+describe('crc32Combine and remembered body CRCs', () => {
+  it('combines two CRCs into the CRC of the concatenation, for any lengths', () => {
+    for (const [la, lb] of [[0, 0], [0, 5], [5, 0], [1, 1], [100, 328_120], [37, 1], [12_345, 70_000], [3, 2 ** 20 + 7]] as const) {
+      const a = randomBytes(la);
+      const b = randomBytes(lb);
+      expect(crc32Combine(crc32(a), crc32(b), b.length)).toBe(crc32Js(Buffer.concat([a, b])));
+    }
+  });
+
+  it('a file written with a remembered body CRC is byte-identical to one without', async () => {
+    const body = new Uint8Array(randomBytes(50_000));
+    const plain = encodeEntry('k', { ...makeEntry('x'), body, createdAt: 1, expiresAt: 2 });
+    const withCrc = new Uint8Array(body);
+    rememberCrc32(withCrc, crc32(withCrc));
+    expect(encodeEntry('k', { ...makeEntry('x'), body: withCrc, createdAt: 1, expiresAt: 2 }).equals(plain)).toBe(true);
+    // A wrong remembered CRC makes a file that reads as corrupt (a miss), never as wrong data.
+    const lying = new Uint8Array(body);
+    rememberCrc32(lying, 12345);
+    expect(decodeEntry('k', encodeEntry('k', { ...makeEntry('x'), body: lying, createdAt: 1, expiresAt: 2 }))).toBeUndefined();
+    expect(decodeEntry('k', plain)?.body).toEqual(body);
+  });
+});
+
+describe('disk cache folders', () => {
+  it('writes again after its folders were removed behind its back', async () => {
+    const dir = await tempDir();
+    const cache = open({ dir });
+    await cache.set('a', makeEntry('one'));
+    await rm(dir, { recursive: true, force: true });
+    await cache.set('a', makeEntry('two'));
+    await cache.set('b', makeEntry('three'));
+    expect(text((await cache.get('a'))!.body)).toBe('two');
+    expect(text((await cache.get('b'))!.body)).toBe('three');
   });
 });

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { CacheEntry, CachePurgeFilter, ResultCache } from '../types.ts';
-import { crc32 } from './crc32.ts';
+import { bodyCrc32, crc32, crc32Combine } from './crc32.ts';
 import { tagTier } from './tier-tag.ts';
 import { checkPurgeFilter, matchesPurge, scopeOf, type KeyedPurge } from './purge.ts';
 import { withSingleFlight } from './single-flight.ts';
@@ -61,6 +61,13 @@ const TEMP_NAME = /^[0-9a-f]{64}\.tmp-(\d+)-[0-9a-f]+$/;
 /** Past this age a temp file is abandoned whoever owns it (its pid may have been reused). */
 const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 
+/**
+ * Temp file names: `<final>.tmp-<pid>-<random prefix of this process><counter>` (hex). A counter
+ * rather than fresh random bytes per write (those cost more than the rest of the name).
+ */
+const tempPrefix = randomBytes(4).toString('hex');
+let tempCounter = 0;
+
 /** Temp files being written by any disk cache of this process: the startup scan must spare them. */
 const ownTemps = new Set<string>();
 
@@ -102,7 +109,13 @@ export function decodeEntry(key: string, bytes: Buffer): CacheEntry | undefined 
   return decodeFile(key, bytes);
 }
 
-function encodeFile(key: string, entry: CacheEntry): Buffer {
+/**
+ * An entry as the parts of its file: magic, version and JSON header; the body itself (not
+ * copied); the CRC-32 trailer. The CRC covers header and body; the body's own CRC usually
+ * comes from the compute thread that encoded it (`rememberCrc32`), so the main thread only
+ * checksums the header and combines the two.
+ */
+function fileParts(key: string, entry: CacheEntry): { parts: [Buffer, Uint8Array, Buffer]; size: number } {
   const header: Header = {
     key,
     status: entry.status,
@@ -115,16 +128,22 @@ function encodeFile(key: string, entry: CacheEntry): Buffer {
     scope: entry.scope,
     bodyLength: entry.body.byteLength,
   };
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const file = Buffer.allocUnsafe(PREAMBLE + json.length + entry.body.byteLength + TRAILER);
-  MAGIC.copy(file, 0);
-  file.fill(0, 4, 8);
-  file[4] = VERSION;
-  file.writeUInt32BE(json.length, 8);
-  json.copy(file, PREAMBLE);
-  file.set(entry.body, PREAMBLE + json.length);
-  file.writeUInt32BE(crc32(file.subarray(0, file.length - TRAILER)), file.length - TRAILER);
-  return file;
+  const json = JSON.stringify(header);
+  const jsonLength = Buffer.byteLength(json, 'utf8');
+  const head = Buffer.allocUnsafe(PREAMBLE + jsonLength);
+  MAGIC.copy(head, 0);
+  head.fill(0, 4, 8);
+  head[4] = VERSION;
+  head.writeUInt32BE(jsonLength, 8);
+  head.write(json, PREAMBLE, 'utf8');
+  const trailer = Buffer.allocUnsafe(TRAILER);
+  trailer.writeUInt32BE(crc32Combine(crc32(head), bodyCrc32(entry.body), entry.body.byteLength), 0);
+  return { parts: [head, entry.body, trailer], size: head.length + entry.body.byteLength + TRAILER };
+}
+
+function encodeFile(key: string, entry: CacheEntry): Buffer {
+  const { parts, size } = fileParts(key, entry);
+  return Buffer.concat(parts, size);
 }
 
 /** The entry, or undefined for anything but an intact version-1 file written for this very key. */
@@ -187,6 +206,24 @@ async function readHeader(path: string): Promise<Header | undefined> {
 
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | null)?.code;
+}
+
+/** Writes every byte of `parts` in order (writev may write less than asked, e.g. on a full disk). */
+async function writeAll(handle: FileHandle, parts: Uint8Array[]): Promise<void> {
+  let rest = parts.filter((p) => p.byteLength > 0);
+  while (rest.length) {
+    let { bytesWritten } = await handle.writev(rest);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    const left: Uint8Array[] = [];
+    for (const p of rest) {
+      if (bytesWritten >= p.byteLength) bytesWritten -= p.byteLength;
+      else {
+        left.push(bytesWritten ? p.subarray(bytesWritten) : p);
+        bytesWritten = 0;
+      }
+    }
+    rest = left;
+  }
 }
 
 function processAlive(pid: number): boolean {
@@ -275,21 +312,42 @@ export function createDiskCache(opts: DiskCacheOptions = {}): DiskCache {
     }
   }
 
-  async function write(hash: string, file: Buffer): Promise<void> {
+  /** Shard folders known to exist (created once; forgotten if an open finds one gone). */
+  const madeDirs = new Set<string>();
+
+  async function openTemp(temp: string): Promise<FileHandle> {
+    const folder = dirname(temp);
+    if (!madeDirs.has(folder)) {
+      await mkdir(folder, { recursive: true });
+      madeDirs.add(folder);
+    }
+    try {
+      return await open(temp, 'wx');
+    } catch (error) {
+      // Removed behind our back (e.g. the cache folder was cleared by hand): make it again.
+      if (errorCode(error) !== 'ENOENT') throw error;
+      madeDirs.delete(folder);
+      await mkdir(folder, { recursive: true });
+      madeDirs.add(folder);
+      return open(temp, 'wx');
+    }
+  }
+
+  async function write(hash: string, parts: Uint8Array[], size: number): Promise<void> {
     const path = pathOf(dir, hash);
-    const temp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+    const temp = `${path}.tmp-${process.pid}-${tempPrefix}${(tempCounter++).toString(16)}`;
     ownTemps.add(temp);
     try {
-      await mkdir(dirname(path), { recursive: true });
-      const handle = await open(temp, 'wx');
+      const handle = await openTemp(temp);
       try {
-        await handle.writeFile(file);
+        // Header, body and trailer in one system call, without copying the body into a file buffer.
+        await writeAll(handle, parts);
         if (opts.fsync) await handle.sync();
       } finally {
         await handle.close();
       }
       await rename(temp, path);
-      track(hash, file.length);
+      track(hash, size);
     } catch (error) {
       report('write', path, error);
       await unlink(temp).catch(() => {});
@@ -402,10 +460,10 @@ export function createDiskCache(opts: DiskCacheOptions = {}): DiskCache {
     async set(key: string, entry: CacheEntry): Promise<void> {
       const hash = hashKey(key);
       if (entry.expiresAt <= Date.now()) return serial(hash, () => remove(hash));
-      const file = encodeFile(key, entry);
+      const { parts, size } = fileParts(key, entry);
       // It could never fit: storing it would only evict everything else, itself included.
-      if (file.length > maxBytes * EVICT_TO) return serial(hash, () => remove(hash));
-      await serial(hash, () => write(hash, file));
+      if (size > maxBytes * EVICT_TO) return serial(hash, () => remove(hash));
+      await serial(hash, () => write(hash, parts, size));
       await evict();
     },
 

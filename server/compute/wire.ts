@@ -45,7 +45,8 @@ export interface WireError {
 }
 
 export type TaskAnswer =
-  | { ok: true; result: ComputedResult }
+  /** `bodyCrc32`: the CRC-32 of `result.body`, computed in the thread for the disk tier. */
+  | { ok: true; result: ComputedResult; bodyCrc32?: number }
   | { ok: true; normalized: unknown; logs: string[]; timings: { udf: number; encode: number } }
   | { ok: true; describe: { params: Record<string, unknown>; options: Record<string, unknown> } }
   | { ok: false; error: WireError };

@@ -10,6 +10,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { format as formatLog } from 'node:util';
 import { Piscina } from 'piscina';
+import { crc32 } from '../cache/crc32.ts';
 import { createDefaultEncoderRegistry } from '../encoders/index.ts';
 import { UdfError, UdfLoadError } from '../errors.ts';
 import { normalizeResult } from '../result/normalize.ts';
@@ -69,13 +70,15 @@ async function finish(
   const result: ComputedResult = { ...encoded, logs, timings: { udf: udfMs, encode: performance.now() - te } };
   const body = standalone(result.body);
   result.body = body;
+  // Checksummed here, not on the main thread, for the disk (and Redis) tier's file format.
+  const bodyCrc32 = crc32(body);
   // Move the body instead of copying it back to the main thread.
   return Piscina.move({
     get [Piscina.transferableSymbol]() {
       return body.byteLength ? [body.buffer] : [];
     },
     get [Piscina.valueSymbol]() {
-      return { ok: true, result } satisfies TaskAnswer;
+      return { ok: true, result, bodyCrc32 } satisfies TaskAnswer;
     },
   } as any) as unknown as TaskAnswer;
 }
