@@ -34,10 +34,13 @@ const base = `http://127.0.0.1:${tilesmith.port}`;
 // Warm the tile: the second request must be a cache hit.
 let body = Buffer.alloc(0);
 let contentType = '';
+/** The headers of tilesmith's cached hit, for the bare server that sends them too. */
+const hitHeaders: Record<string, string> = {};
 for (const expect of ['MISS', 'HIT']) {
   const res = await fetch(base + warmPath);
   body = Buffer.from(await res.arrayBuffer());
   contentType = res.headers.get('content-type') ?? '';
+  if (expect === 'HIT') res.headers.forEach((v, k) => !['date', 'connection', 'keep-alive', 'transfer-encoding'].includes(k) && (hitHeaders[k] = v));
   if (res.status !== 200 || res.headers.get('x-cache') !== expect) {
     throw new Error(`warming ${warmPath}: expected 200 ${expect}, got ${res.status} ${res.headers.get('x-cache')}: ${body.toString('utf8', 0, 300)}`);
   }
@@ -48,13 +51,22 @@ const bare = http.createServer((_req, res) => {
   res.end(body);
 });
 await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
+// The same bytes with every header tilesmith's hit carries (fixed values): the floor for a
+// server that sends those headers through node:http.
+const bareHeaders = http.createServer((_req, res) => {
+  res.writeHead(200, hitHeaders);
+  res.end(body);
+});
+await new Promise<void>((r) => bareHeaders.listen(0, '127.0.0.1', r));
 
 let closing = false;
 const close = async () => {
   if (closing) return;
   closing = true;
-  bare.closeAllConnections();
-  await new Promise((r) => bare.close(r));
+  for (const s of [bare, bareHeaders]) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
   await tilesmith.close();
   rmSync(cacheDir, { recursive: true, force: true });
   process.exit(0);
@@ -73,6 +85,8 @@ process.on('message', (m: ChildMessage) => {
 const ready: ServersReady = {
   tilesmith: base,
   bare: `http://127.0.0.1:${(bare.address() as AddressInfo).port}`,
+  bareHeaders: `http://127.0.0.1:${(bareHeaders.address() as AddressInfo).port}`,
+  headerCount: Object.keys(hitHeaders).length,
   tileBytes: body.byteLength,
   contentType,
 };

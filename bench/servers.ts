@@ -6,6 +6,10 @@ import type { DirectRequest, DirectResult } from './direct.ts';
 export interface ServersReady {
   tilesmith: string;
   bare: string;
+  /** A bare node:http server sending the same bytes with every header of tilesmith's hit. */
+  bareHeaders: string;
+  /** How many headers that is (besides Date and Connection). */
+  headerCount: number;
   tileBytes: number;
   contentType: string;
 }

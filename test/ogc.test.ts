@@ -23,6 +23,12 @@ import { cannotRun } from './helpers/skip.ts';
 
 const run = promisify(execFile);
 const HERE = import.meta.dirname;
+// GDAL caches OGC API / WMTS tiles in ./gdalwmscache unless told otherwise: keep it out of the checkout.
+const GDAL_CACHE = process.env.GDAL_DEFAULT_WMS_CACHE_PATH ? undefined : mkdtempSync(join(tmpdir(), 'tilesmith-gdalwms-'));
+if (GDAL_CACHE) process.env.GDAL_DEFAULT_WMS_CACHE_PATH = GDAL_CACHE;
+afterAll(() => {
+  if (GDAL_CACHE) rmSync(GDAL_CACHE, { recursive: true, force: true });
+});
 const haveGdal = spawnSync('gdalinfo', ['--version']).status === 0;
 if (!haveGdal) cannotRun('the GDAL OGC API tests', 'gdalinfo is missing (apt-get install gdal-bin; scripts/setup-system.mjs installs it)');
 const haveQgis = existsSync('/usr/lib/python3/dist-packages/qgis/core/__init__.py') || existsSync('/usr/share/qgis/python/qgis/core/__init__.py');
