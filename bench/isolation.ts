@@ -156,7 +156,8 @@ export async function benchIsolation(o: IsolationOptions): Promise<string> {
           'latency under load is how long the main thread is busy elsewhere when it arrives. Per cold tile the main thread spends ~1.5–2 ms ' +
           'of CPU (HTTP, routing, admission, the run record, the memory and disk tiers, writing 328 KB), and at 150–200 cold tiles/s the ' +
           'main isolate runs a full mark-compact every ~150–300 ms that pauses 2–13 ms although each frees only ~2 MB of JS objects ' +
-          '(--trace-gc; the likely trigger is the ~50 MB/s of tile bodies arriving as ArrayBuffers, which V8 counts as external memory): ' +
+          '(--trace-gc; part of it is the ~50 MB/s of tile bodies arriving as ArrayBuffers, which V8 counts as external memory: on their ' +
+          'own, 328 KB buffers transferred at 200/s cause about one mark-compact a second): ' +
           'the hits that land in one make the p99. Alone, hits take ~0.2 ms, so the p99 alone (the denominator) is decided by whatever else the shared ' +
           'machine runs, which is why (a) swings between runs.'
         : ''),
