@@ -24,6 +24,7 @@ import { makeLines, makePolygons, parisTile } from '../bench/workloads.ts';
 import { mvtEncoder } from '../server/encoders/mvt.ts';
 import { normalizeResult } from '../server/result/normalize.ts';
 import type { TileCoord } from '../server/types.ts';
+import { rasterRings } from './helpers/coverage.ts';
 import { cannotRun } from './helpers/skip.ts';
 
 const EXTENT = 4096;
@@ -81,30 +82,7 @@ function distanceTo(p: P, parts: P[][]): number {
 }
 
 /** Even-odd coverage of a GRID² raster of the buffered tile. */
-function raster(rings: P[][]): Uint8Array {
-  const out = new Uint8Array(GRID * GRID);
-  const lo = -BUFFER;
-  const cell = (EXTENT + 2 * BUFFER) / GRID;
-  for (let row = 0; row < GRID; row++) {
-    const y = lo + (row + 0.5) * cell;
-    const xs: number[] = [];
-    for (const r of rings) {
-      for (let i = 0, j = r.length - 1; i < r.length; j = i++) {
-        const a = r[j];
-        const b = r[i];
-        if (a.y > y !== b.y > y) xs.push(a.x + ((y - a.y) * (b.x - a.x)) / (b.y - a.y));
-      }
-    }
-    xs.sort((p, q) => p - q);
-    for (let k = 0; k + 1 < xs.length; k += 2) {
-      for (let col = 0; col < GRID; col++) {
-        const x = lo + (col + 0.5) * cell;
-        if (x >= xs[k] && x < xs[k + 1]) out[row * GRID + col] ^= 1;
-      }
-    }
-  }
-  return out;
-}
+const raster = (rings: P[][]): Uint8Array => rasterRings(rings, { grid: GRID, extent: EXTENT, buffer: BUFFER });
 
 function signedArea(r: P[]): number {
   let s = 0;

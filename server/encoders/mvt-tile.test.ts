@@ -6,6 +6,7 @@ import type { Feature, Geometry, TileCoord } from '../types.ts';
 import { normalizeResult } from '../result/normalize.ts';
 import { cutTestHooks, cutTile } from './mvt-tile.ts';
 import { encodeMvtLayer, streamMvtLayer, type VtFeature } from './mvt-writer.ts';
+import { rasterRings } from '../../test/helpers/coverage.ts';
 
 const EXTENT = 4096;
 const BUFFER = 64;
@@ -91,28 +92,7 @@ const LO = -BUFFER;
 const CELL = (EXTENT + 2 * BUFFER) / GRID;
 
 /** Cells (of a GRID² raster of the buffered tile) whose centre is inside the rings (even-odd). */
-function rasterPolygon(rings: { x: number; y: number }[][]): Uint8Array {
-  const out = new Uint8Array(GRID * GRID);
-  for (let row = 0; row < GRID; row++) {
-    const y = LO + (row + 0.5) * CELL;
-    const xs: number[] = [];
-    for (const r of rings) {
-      for (let i = 0, j = r.length - 1; i < r.length; j = i++) {
-        const a = r[j];
-        const b = r[i];
-        if (a.y > y !== b.y > y) xs.push(a.x + ((y - a.y) * (b.x - a.x)) / (b.y - a.y));
-      }
-    }
-    xs.sort((p, q) => p - q);
-    for (let k = 0; k + 1 < xs.length; k += 2) {
-      for (let col = 0; col < GRID; col++) {
-        const x = LO + (col + 0.5) * CELL;
-        if (x >= xs[k] && x < xs[k + 1]) out[row * GRID + col] ^= 1;
-      }
-    }
-  }
-  return out;
-}
+const rasterPolygon = (rings: { x: number; y: number }[][]): Uint8Array => rasterRings(rings, { grid: GRID, extent: EXTENT, buffer: BUFFER });
 
 /** Cells a line passes through (sampled at a quarter cell). */
 function rasterLine(parts: { x: number; y: number }[][]): Uint8Array {

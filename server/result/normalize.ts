@@ -68,22 +68,7 @@ export function normalizeResult(value: unknown): NormalizedResult {
   if (Array.isArray(obj)) {
     if (obj.length === 0) return { kind: 'vector', features: [] };
     if (!isFeature(obj[0])) return { kind: 'json', value: obj };
-    let boxes: Float64Array | null = null;
-    for (let i = 0; i < obj.length; i++) {
-      const f = obj[i];
-      if (!isFeature(f)) {
-        throw new UdfError(`The UDF returned an array that starts with Features but item ${i} is ${describe(f)}; return only Features, or plain JSON values.`);
-      }
-      checkFeature(f, i);
-      if (boxed) {
-        boxes ??= newBoxes(obj.length);
-        const b = 4 * i;
-        boxes[b] = box[0];
-        boxes[b + 1] = box[1];
-        boxes[b + 2] = box[2];
-        boxes[b + 3] = box[3];
-      }
-    }
+    const boxes = checkFeatures(obj, (i, f) => `The UDF returned an array that starts with Features but item ${i} is ${describe(f)}; return only Features, or plain JSON values.`);
     return vector(obj as Feature<Geometry | null>[], boxes);
   }
 
@@ -96,20 +81,7 @@ export function normalizeResult(value: unknown): NormalizedResult {
     if (!Array.isArray(features)) {
       throw new UdfError(`The UDF returned a FeatureCollection whose "features" is ${describe(features)}, not an array.`);
     }
-    let boxes: Float64Array | null = null;
-    for (let i = 0; i < features.length; i++) {
-      const f = features[i];
-      if (!isFeature(f)) throw new UdfError(`Feature ${i} of the UDF result is ${describe(f)}, not a GeoJSON Feature.`);
-      checkFeature(f, i);
-      if (boxed) {
-        boxes ??= newBoxes(features.length);
-        const b = 4 * i;
-        boxes[b] = box[0];
-        boxes[b + 1] = box[1];
-        boxes[b + 2] = box[2];
-        boxes[b + 3] = box[3];
-      }
-    }
+    const boxes = checkFeatures(features, (i, f) => `Feature ${i} of the UDF result is ${describe(f)}, not a GeoJSON Feature.`);
     return vector(features as Feature<Geometry | null>[], boxes);
   }
   if (type === 'Feature') {
@@ -177,6 +149,29 @@ function isFeature(v: unknown): v is FeatureLike {
 }
 
 /** `f` is known to be an object with `type: 'Feature'`. */
+/**
+ * Checks every item of `list` as a Feature (`notFeature` words the error for an item that is
+ * not one) and returns the lon/lat bbox of each line and polygon feature that `checkFeature`
+ * recorded, four numbers per feature (null when there were none), for the MVT cutter.
+ */
+function checkFeatures(list: unknown[], notFeature: (i: number, item: unknown) => string): Float64Array | null {
+  let boxes: Float64Array | null = null;
+  for (let i = 0; i < list.length; i++) {
+    const f = list[i];
+    if (!isFeature(f)) throw new UdfError(notFeature(i, f));
+    checkFeature(f, i);
+    if (boxed) {
+      boxes ??= newBoxes(list.length);
+      const b = 4 * i;
+      boxes[b] = box[0];
+      boxes[b + 1] = box[1];
+      boxes[b + 2] = box[2];
+      boxes[b + 3] = box[3];
+    }
+  }
+  return boxes;
+}
+
 function checkFeature(f: FeatureLike, index: number): void {
   boxed = false;
   const geometry = f.geometry;
