@@ -16,7 +16,7 @@ import { buildEdge } from '../server/node/build.ts';
 import { startServer } from '../server/node/serve.ts';
 import type { EncodeContext, NormalizedResult } from '../server/types.ts';
 import { fmt, interleave, median, ratios, runLoad, spread, timeCalls, type LoadResult } from './load.ts';
-import { freePort } from '../test/helpers/redis.ts';
+import { freePort } from '../test/helpers/free-port.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = path.join(ROOT, 'test/fixtures/edge');

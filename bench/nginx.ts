@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../test/helpers/free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,17 +20,6 @@ export interface Nginx {
 /** Why nginx cannot run here, or null. */
 export function nginxMissing(): string | null {
   return existsSync(NGINX) ? null : `nginx is not installed (${NGINX} missing): apt-get install nginx-light`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startNginx(body: Uint8Array, contentType: string): Promise<Nginx> {

@@ -1,4 +1,4 @@
-import { freePort } from './helpers/redis.ts';
+import { freePort } from './helpers/free-port.ts';
 /**
  * The edge bundles on the real runtimes, all installed from the npm registry as devDependencies:
  * Cloudflare's workerd (driven by miniflare), Deno and Bun. `tilesmith build` bundles
