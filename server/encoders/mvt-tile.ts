@@ -38,7 +38,8 @@
  * clips it open and joins its ends afterwards); intersections are not snapped to an intermediate
  * grid, so a vertex may differ by one unit; and the output is not byte-identical.
  */
-import type { Feature, Geometry, TileCoord } from '../types.ts';
+import Flatbush from 'flatbush';
+import type { Feature, Geometry, PreparedVectorData, TileCoord } from '../types.ts';
 import type { VtFeature } from './mvt-writer.ts';
 
 export interface CutOptions {
@@ -145,27 +146,7 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
  */
 export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions, to: CutSink): void;
 export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions, to?: CutSink): CutFeature[] | void {
-  z2 = 2 ** tile.z;
-  tx = ((tile.x % z2) + z2) % z2; // wrap x like geojson-vt
-  ty = tile.y;
-  extent = o.extent;
-  lo = -o.buffer;
-  hi = o.extent + o.buffer;
-  world = z2 * o.extent;
-  tolerance = o.tolerance > 0 ? o.tolerance : 0;
-  sqTolerance = tolerance * tolerance;
-  {
-    const margin = 1e-9 * 360; // degrees; far below a tile unit at z30, far above rounding noise
-    lonLo = ((tx + lo / extent) / z2 - 0.5) * 360 - margin;
-    lonHi = ((tx + hi / extent) / z2 - 0.5) * 360 + margin;
-    const latOf = (yy: number) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * (ty + yy / extent)) / z2))) * 180) / Math.PI;
-    latHi = ty === 0 ? Infinity : latOf(lo) + margin;
-    latLo = ty === z2 - 1 ? -Infinity : latOf(hi) - margin;
-  }
-  west = [];
-  center = [];
-  east = [];
-  sink = to ?? null;
+  begin(tile, o, to);
   const boxes = o.boxes ?? null;
   try {
     const n = features.length;
@@ -188,17 +169,47 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
     if (to) return;
     return west.length || east.length ? west.concat(center, east) : center;
   } finally {
-    sink = null;
-    done = total = 0;
-    west = center = east = [];
-    if (P.length > KEEP_MAX) P = new Float64Array(4096);
-    if (A.length > KEEP_MAX) A = new Float64Array(4096);
-    if (B.length > KEEP_MAX) B = new Float64Array(4096);
-    if (KP.length > KEEP_MAX) KP = new Uint8Array(2048);
-    if (KA.length > KEEP_MAX) KA = new Uint8Array(2048);
-    if (KB.length > KEEP_MAX) KB = new Uint8Array(2048);
-    if (rings.length > KEEP_MAX) rings = new Float64Array(META * 64);
+    end();
   }
+}
+
+/** Sets the per-call state for cutting `tile` (see the module variables above). */
+function begin(tile: TileCoord, o: CutOptions, to: CutSink | undefined): void {
+  z2 = 2 ** tile.z;
+  tx = ((tile.x % z2) + z2) % z2; // wrap x like geojson-vt
+  ty = tile.y;
+  extent = o.extent;
+  lo = -o.buffer;
+  hi = o.extent + o.buffer;
+  world = z2 * o.extent;
+  tolerance = o.tolerance > 0 ? o.tolerance : 0;
+  sqTolerance = tolerance * tolerance;
+  {
+    const margin = 1e-9 * 360; // degrees; far below a tile unit at z30, far above rounding noise
+    lonLo = ((tx + lo / extent) / z2 - 0.5) * 360 - margin;
+    lonHi = ((tx + hi / extent) / z2 - 0.5) * 360 + margin;
+    const latOf = (yy: number) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * (ty + yy / extent)) / z2))) * 180) / Math.PI;
+    latHi = ty === 0 ? Infinity : latOf(lo) + margin;
+    latLo = ty === z2 - 1 ? -Infinity : latOf(hi) - margin;
+  }
+  west = [];
+  center = [];
+  east = [];
+  sink = to ?? null;
+}
+
+/** Drops the per-call state and scratch buffers grown past KEEP_MAX. */
+function end(): void {
+  sink = null;
+  done = total = 0;
+  west = center = east = [];
+  if (P.length > KEEP_MAX) P = new Float64Array(4096);
+  if (A.length > KEEP_MAX) A = new Float64Array(4096);
+  if (B.length > KEEP_MAX) B = new Float64Array(4096);
+  if (KP.length > KEEP_MAX) KP = new Uint8Array(2048);
+  if (KA.length > KEEP_MAX) KA = new Uint8Array(2048);
+  if (KB.length > KEEP_MAX) KB = new Uint8Array(2048);
+  if (rings.length > KEEP_MAX) rings = new Float64Array(META * 64);
 }
 
 function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknown> | null): void {
@@ -298,9 +309,12 @@ const SHIFTS = [1, 0, -1] as const;
 
 function addPoint(c: ArrayLike<number>, id: Feature['id'], tags: Record<string, unknown> | null): void {
   project(P, 0, c[0], c[1]);
-  const y = P[1];
+  addPointAt(P[0], P[1], id, tags);
+}
+
+/** A single point at tile units (x, y), in each world copy where it falls inside the clip square. */
+function addPointAt(x: number, y: number, id: Feature['id'], tags: Record<string, unknown> | null): void {
   if (!(y >= lo && y < hi)) return;
-  const x = P[0];
   for (const s of SHIFTS) {
     const sx = x + s * world;
     if (!(sx >= lo && sx < hi)) continue;
@@ -329,6 +343,11 @@ function addMultiPoint(coords: Ring, id: Feature['id'], tags: Record<string, unk
     if (x < minX) minX = x;
     if (x > maxX) maxX = x;
   }
+  putMultiPoint(n, minX, maxX, id, tags);
+}
+
+/** The `n` points projected at P (x from minX to maxX), in each world copy where some fall inside. */
+function putMultiPoint(n: number, minX: number, maxX: number, id: Feature['id'], tags: Record<string, unknown> | null): void {
   for (const s of SHIFTS) {
     if (!overlaps(minX, maxX, s)) continue;
     const d = s * world;
@@ -486,6 +505,16 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
     rings[m + 2] = size;
   }
 
+  cutRings(type, nRings, pn, fMinX, fMaxX, id, tags);
+}
+
+/**
+ * The clip stage of a line or polygon feature whose `nRings` rings are at P[0, pn), described
+ * in `rings` (start, end, size, bbox in tile units, state: 0 to simplify, 1 simplified, 2
+ * misses the tile): cuts it once per world copy that reaches the tile (x from fMinX to fMaxX).
+ */
+function cutRings(type: 2 | 3, nRings: number, pn: number, fMinX: number, fMaxX: number, id: Feature['id'], tags: Record<string, unknown> | null): void {
+  const polygon = type === 3;
   const simplifying = sqTolerance > 0;
   if (simplifying && KP.length < pn >> 1) KP = new Uint8Array(Math.max(pn >> 1, KP.length * 2));
   for (const s of SHIFTS) {
@@ -541,6 +570,140 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       }
     }
     if (parts.length) put(s, { type, geometry: parts, tags, id });
+  }
+}
+
+// ---- prepared layers (prepareVector) ----
+
+/** Flatbush views of prepared layers' index buffers, made once per layer (per thread). */
+const trees = new WeakMap<ArrayBuffer, Flatbush>();
+
+/**
+ * Cuts the tile from a layer `prepareVector()` built (server/result/prepare-vector.ts), in the
+ * same streaming form as `cutTile`: the index gives the parts whose bbox reaches the buffered
+ * tile (in each world copy), and each one keeps the vertices whose Douglas–Peucker importance
+ * passes the tile's tolerance (geojson-vt's rule; nothing is simplified here), dropped first
+ * when its ring is smaller than the tolerance, then clipped and rounded by the same code as
+ * `cutTile`. Parts come out in input order (antimeridian copies flagged by group). `features`
+ * are the layer's features: ids and properties are read from them.
+ */
+export function cutPrepared(features: readonly Feature<Geometry | null>[], layer: PreparedVectorData, tile: TileCoord, o: CutOptions, to: CutSink): void {
+  if (!layer.index) return;
+  begin(tile, o, to);
+  // The tolerance is applied here through the importances and ring sizes, so the clip stage
+  // below must neither simplify again nor drop rings: it runs with a zero tolerance.
+  const scale = world; // tile units per world unit
+  const tol = tolerance;
+  const sqImportance = tol > 0 ? (tol / scale) * (tol / scale) : -1;
+  tolerance = sqTolerance = 0;
+  try {
+    let tree = trees.get(layer.index);
+    if (!tree) {
+      tree = Flatbush.from(layer.index);
+      trees.set(layer.index, tree);
+    }
+    // the buffered tile in world units, and the copies of it one world to the east and west
+    const x0 = (tx + lo / extent) / z2;
+    const x1 = (tx + hi / extent) / z2;
+    const y0 = (ty + lo / extent) / z2;
+    const y1 = (ty + hi / extent) / z2;
+    let hits: number[] = [];
+    let searches = 0;
+    for (const s of SHIFTS) {
+      if (layer.bbox[2] < x0 - s || layer.bbox[0] > x1 - s) continue;
+      const found = tree.search(x0 - s, y0, x1 - s, y1);
+      if (found.length) hits = searches++ === 0 ? found : hits.concat(found);
+    }
+    if (hits.length === 0) return;
+    // input order, as cutTile; parts found in two world copies once (the copies are made below)
+    const order = Uint32Array.from(hits).sort();
+    const { feature: featureOf, type: typeOf, partRing, ringVertex, ringSize, xy, importance } = layer;
+    const xOff = tx * extent;
+    const yOff = ty * extent;
+    total = order.length;
+    for (let k = 0; k < order.length; k++) {
+      const e = order[k];
+      if (k > 0 && order[k - 1] === e) continue;
+      done = k + 1;
+      const f = features[featureOf[e]];
+      const id = f.id;
+      const tags = f.properties ?? null;
+      const type = typeOf[e];
+      const r0 = partRing[e];
+      const r1 = partRing[e + 1];
+      if (type === 4) {
+        const v = 2 * ringVertex[r0];
+        addPointAt(xy[v] * scale - xOff, xy[v + 1] * scale - yOff, id, tags);
+        continue;
+      }
+      if (type === 1) {
+        const v0 = ringVertex[r0];
+        const n = ringVertex[r0 + 1] - v0;
+        if (P.length < 2 * n) P = grown(P, 2 * n);
+        let minX = Infinity;
+        let maxX = -Infinity;
+        for (let i = 0, v = 2 * v0; i < 2 * n; i += 2, v += 2) {
+          const x = xy[v] * scale - xOff;
+          P[i] = x;
+          P[i + 1] = xy[v + 1] * scale - yOff;
+          if (x < minX) minX = x;
+          if (x > maxX) maxX = x;
+        }
+        putMultiPoint(n, minX, maxX, id, tags);
+        continue;
+      }
+      const polygon = type === 3;
+      let nRings = 0;
+      let pn = 0;
+      let fMinX = Infinity;
+      let fMaxX = -Infinity;
+      for (let r = r0; r < r1; r++) {
+        // rings smaller than the tolerance are dropped, as cutTile and geojson-vt do
+        if (tol > 0 && (polygon ? ringSize[r] * scale * scale < tol * tol : ringSize[r] * scale < tol)) continue;
+        const v0 = ringVertex[r];
+        const v1 = ringVertex[r + 1];
+        if (P.length < pn + 2 * (v1 - v0)) P = grown(P, pn + 2 * (v1 - v0));
+        if (rings.length < (nRings + 1) * META) {
+          const next = new Float64Array(rings.length * 2);
+          next.set(rings);
+          rings = next;
+        }
+        const p = P;
+        const start = pn;
+        let minX = Infinity;
+        let minY = Infinity;
+        let maxX = -Infinity;
+        let maxY = -Infinity;
+        for (let v = v0; v < v1; v++) {
+          if (!(importance[v] > sqImportance)) continue;
+          const x = xy[2 * v] * scale - xOff;
+          const y = xy[2 * v + 1] * scale - yOff;
+          p[pn] = x;
+          p[pn + 1] = y;
+          pn += 2;
+          if (x < minX) minX = x;
+          if (x > maxX) maxX = x;
+          if (y < minY) minY = y;
+          if (y > maxY) maxY = y;
+        }
+        const m = nRings * META;
+        rings[m] = start;
+        rings[m + 1] = pn;
+        rings[m + 2] = 0;
+        rings[m + 3] = minX;
+        rings[m + 4] = minY;
+        rings[m + 5] = maxX;
+        rings[m + 6] = maxY;
+        // a ring that reaches no copy of the tile is skipped by the stage (state 2)
+        rings[m + 7] = maxY < lo || minY >= hi || (!overlaps(minX, maxX, 1) && !overlaps(minX, maxX, 0) && !overlaps(minX, maxX, -1)) ? 2 : 1;
+        nRings++;
+        if (minX < fMinX) fMinX = minX;
+        if (maxX > fMaxX) fMaxX = maxX;
+      }
+      if (nRings > 0) cutRings(type as 2 | 3, nRings, pn, fMinX, fMaxX, id, tags);
+    }
+  } finally {
+    end();
   }
 }
 
