@@ -158,6 +158,8 @@ export interface PreparedVectorData {
   type: Uint8Array;
   /** Per part: its first ring in `ringVertex`/`ringSize` (length parts + 1). */
   partRing: Uint32Array;
+  /** Per part: its bbox in world units, [minX, minY, maxX, maxY] at 4·part. */
+  partBox: Float64Array;
   /** Per ring (a MultiPoint's points are one ring): its first vertex (length rings + 1). */
   ringVertex: Uint32Array;
   /** Per ring: line length, or absolute polygon-ring area, in world units (¹ or ²). */

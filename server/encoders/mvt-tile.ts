@@ -96,6 +96,8 @@ export type CutSink = (f: CutFeature, group: 0 | 1 | 2, done: number, total: num
 /** The object single points are handed to a sink in (reused: a sink must not keep it). */
 const scratchPoint: CutFeature & { type: 4 } = { type: 4, x: 0, y: 0, tags: null, id: undefined };
 let sink: CutSink | null = null;
+/** True while cutting a prepared layer: vertices come ranked (keep flags set), see `cutRings`. */
+let ranked = false;
 let done = 0;
 let total = 0;
 
@@ -201,6 +203,7 @@ function begin(tile: TileCoord, o: CutOptions, to: CutSink | undefined): void {
 /** Drops the per-call state and scratch buffers grown past KEEP_MAX. */
 function end(): void {
   sink = null;
+  ranked = false;
   done = total = 0;
   west = center = east = [];
   if (P.length > KEEP_MAX) P = new Float64Array(4096);
@@ -515,7 +518,9 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
  */
 function cutRings(type: 2 | 3, nRings: number, pn: number, fMinX: number, fMaxX: number, id: Feature['id'], tags: Record<string, unknown> | null): void {
   const polygon = type === 3;
-  const simplifying = sqTolerance > 0;
+  // `ranked` (a prepared layer): the keep flags in KP are set already and small rings dropped;
+  // the flags still travel through clipping (clip points are kept), nothing is simplified here.
+  const simplifying = sqTolerance > 0 && !ranked;
   if (simplifying && KP.length < pn >> 1) KP = new Uint8Array(Math.max(pn >> 1, KP.length * 2));
   for (const s of SHIFTS) {
     if (!overlaps(fMinX, fMaxX, s)) continue;
@@ -590,12 +595,12 @@ const trees = new WeakMap<ArrayBuffer, Flatbush>();
 export function cutPrepared(features: readonly Feature<Geometry | null>[], layer: PreparedVectorData, tile: TileCoord, o: CutOptions, to: CutSink): void {
   if (!layer.index) return;
   begin(tile, o, to);
-  // The tolerance is applied here through the importances and ring sizes, so the clip stage
-  // below must neither simplify again nor drop rings: it runs with a zero tolerance.
+  // The tolerance is applied here through the importances and ring sizes: the clip stage
+  // below neither simplifies again nor drops rings (`ranked`), it carries the keep flags.
   const scale = world; // tile units per world unit
   const tol = tolerance;
   const sqImportance = tol > 0 ? (tol / scale) * (tol / scale) : -1;
-  tolerance = sqTolerance = 0;
+  ranked = true;
   try {
     let tree = trees.get(layer.index);
     if (!tree) {
@@ -617,7 +622,7 @@ export function cutPrepared(features: readonly Feature<Geometry | null>[], layer
     if (hits.length === 0) return;
     // input order, as cutTile; parts found in two world copies once (the copies are made below)
     const order = Uint32Array.from(hits).sort();
-    const { feature: featureOf, type: typeOf, partRing, ringVertex, ringSize, xy, importance } = layer;
+    const { feature: featureOf, type: typeOf, partRing, partBox, ringVertex, ringSize, xy, importance } = layer;
     const xOff = tx * extent;
     const yOff = ty * extent;
     total = order.length;
@@ -657,6 +662,11 @@ export function cutPrepared(features: readonly Feature<Geometry | null>[], layer
       let pn = 0;
       let fMinX = Infinity;
       let fMaxX = -Infinity;
+      // the world copies of the tile the part reaches: regions (below) are relative to the one
+      const pMinX = partBox[4 * e] * scale - xOff;
+      const pMaxX = partBox[4 * e + 2] * scale - xOff;
+      const reach = (overlaps(pMinX, pMaxX, 1) ? 1 : 0) + (overlaps(pMinX, pMaxX, 0) ? 1 : 0) + (overlaps(pMinX, pMaxX, -1) ? 1 : 0);
+      const d = reach !== 1 ? 0 : overlaps(pMinX, pMaxX, 1) ? world : overlaps(pMinX, pMaxX, 0) ? 0 : -world;
       for (let r = r0; r < r1; r++) {
         // rings smaller than the tolerance are dropped, as cutTile and geojson-vt do
         if (tol > 0 && (polygon ? ringSize[r] * scale * scale < tol * tol : ringSize[r] * scale < tol)) continue;
@@ -668,23 +678,62 @@ export function cutPrepared(features: readonly Feature<Geometry | null>[], layer
           next.set(rings);
           rings = next;
         }
+        if (KP.length < (pn >> 1) + (v1 - v0)) {
+          const next = new Uint8Array(Math.max((pn >> 1) + (v1 - v0), KP.length * 2));
+          next.set(KP);
+          KP = next;
+        }
         const p = P;
+        const kp = KP;
         const start = pn;
         let minX = Infinity;
         let minY = Infinity;
         let maxX = -Infinity;
         let maxY = -Infinity;
+        // geojson-vt clips every vertex and then keeps the clip points and the vertices whose
+        // importance passes. The same tile from fewer vertices: a vertex is kept when its
+        // importance passes (flag 1) or when it ends a segment that changes Cohen–Sutherland
+        // region around the clip square (flag 0: it only makes clipping find the same clip
+        // points). Between two vertices of one region a straight segment never enters the
+        // square, so the vertices left out change nothing. A ring reaching two world copies
+        // (zoom 0–1) keeps every vertex, flagged.
+        // (regions in world units, so that only kept vertices are converted to tile units)
+        const all = reach !== 1;
+        const xLo = (lo - d + xOff) / scale;
+        const xHi = (hi - d + xOff) / scale;
+        const yLo = (lo + yOff) / scale;
+        const yHi = (hi + yOff) / scale;
+        let cx = xy[2 * v0];
+        let cy = xy[2 * v0 + 1];
+        let cc = +(cx < xLo) | (+(cx > xHi) << 1) | (+(cy < yLo) << 2) | (+(cy > yHi) << 3);
+        let pc = cc;
         for (let v = v0; v < v1; v++) {
-          if (!(importance[v] > sqImportance)) continue;
-          const x = xy[2 * v] * scale - xOff;
-          const y = xy[2 * v + 1] * scale - yOff;
-          p[pn] = x;
-          p[pn + 1] = y;
-          pn += 2;
-          if (x < minX) minX = x;
-          if (x > maxX) maxX = x;
-          if (y < minY) minY = y;
-          if (y > maxY) maxY = y;
+          let nx = 0;
+          let ny = 0;
+          let nc = cc;
+          if (v + 1 < v1) {
+            nx = xy[2 * v + 2];
+            ny = xy[2 * v + 3];
+            // branch-free (a line weaves in and out: branches would be unpredictable)
+            nc = +(nx < xLo) | (+(nx > xHi) << 1) | (+(ny < yLo) << 2) | (+(ny > yHi) << 3);
+          }
+          const keep = importance[v] > sqImportance;
+          if (keep || all || cc !== pc || cc !== nc) {
+            const x = cx * scale - xOff;
+            const y = cy * scale - yOff;
+            p[pn] = x;
+            p[pn + 1] = y;
+            kp[pn >> 1] = keep ? 1 : 0;
+            pn += 2;
+            if (x < minX) minX = x;
+            if (x > maxX) maxX = x;
+            if (y < minY) minY = y;
+            if (y > maxY) maxY = y;
+          }
+          pc = cc;
+          cx = nx;
+          cy = ny;
+          cc = nc;
         }
         const m = nRings * META;
         rings[m] = start;

@@ -175,6 +175,7 @@ function buildPrepared(features: Feature<Geometry | null>[]): PreparedVectorData
     feature: b.feature.done(),
     type: Uint8Array.from(b.type),
     partRing: b.partRing.done(),
+    partBox: b.boxes.done(),
     ringVertex: b.ringVertex.done(),
     ringSize: b.ringSize.done(),
     xy: b.xy.done(),
