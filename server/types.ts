@@ -172,6 +172,12 @@ export interface PreparedVectorData {
    * of lines and rings are Infinity.
    */
   importance: Float64Array;
+  /**
+   * Bbox of each run of 16 vertices (vertex 16·c to 16·c + 15, across ring boundaries: a
+   * superset is still a bound), world units at 4·c: lets a tile skip runs that lie wholly in
+   * one region around it.
+   */
+  chunkBox: Float64Array;
   /** Bbox of every part together, world units [minX, minY, maxX, maxY] (x may pass 0…1 near the antimeridian). */
   bbox: [number, number, number, number];
   /** The Flatbush index of the parts' bboxes (`Flatbush.from(index)`); null without parts. */

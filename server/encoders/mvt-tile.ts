@@ -612,17 +612,27 @@ export function cutPrepared(features: readonly Feature<Geometry | null>[], layer
     const x1 = (tx + hi / extent) / z2;
     const y0 = (ty + lo / extent) / z2;
     const y1 = (ty + hi / extent) / z2;
-    let hits: number[] = [];
-    let searches = 0;
-    for (const s of SHIFTS) {
-      if (layer.bbox[2] < x0 - s || layer.bbox[0] > x1 - s) continue;
-      const found = tree.search(x0 - s, y0, x1 - s, y1);
-      if (found.length) hits = searches++ === 0 ? found : hits.concat(found);
+    const nParts = layer.type.length;
+    const [bx0, by0, bx1, by1] = layer.bbox;
+    let order: Uint32Array;
+    if (bx0 >= x0 && bx1 <= x1 && by0 >= y0 && by1 <= y1 && bx0 + 1 > x1 && bx1 - 1 < x0) {
+      // the whole layer lies inside the buffered tile (and no copy of it reaches the tile too):
+      // every part, in order, without querying the index
+      order = new Uint32Array(nParts);
+      for (let i = 0; i < nParts; i++) order[i] = i;
+    } else {
+      let hits: number[] = [];
+      let searches = 0;
+      for (const s of SHIFTS) {
+        if (bx1 < x0 - s || bx0 > x1 - s) continue;
+        const found = tree.search(x0 - s, y0, x1 - s, y1);
+        if (found.length) hits = searches++ === 0 ? found : hits.concat(found);
+      }
+      if (hits.length === 0) return;
+      // input order, as cutTile; parts found in two world copies once (the copies are made below)
+      order = Uint32Array.from(hits).sort();
     }
-    if (hits.length === 0) return;
-    // input order, as cutTile; parts found in two world copies once (the copies are made below)
-    const order = Uint32Array.from(hits).sort();
-    const { feature: featureOf, type: typeOf, partRing, partBox, ringVertex, ringSize, xy, importance } = layer;
+    const { feature: featureOf, type: typeOf, partRing, partBox, ringVertex, ringSize, xy, importance, chunkBox } = layer;
     const xOff = tx * extent;
     const yOff = ty * extent;
     total = order.length;
@@ -703,37 +713,89 @@ export function cutPrepared(features: readonly Feature<Geometry | null>[], layer
         const xHi = (hi - d + xOff) / scale;
         const yLo = (lo + yOff) / scale;
         const yHi = (hi + yOff) / scale;
-        let cx = xy[2 * v0];
-        let cy = xy[2 * v0 + 1];
-        let cc = +(cx < xLo) | (+(cx > xHi) << 1) | (+(cy < yLo) << 2) | (+(cy > yHi) << 3);
-        let pc = cc;
-        for (let v = v0; v < v1; v++) {
-          let nx = 0;
-          let ny = 0;
-          let nc = cc;
-          if (v + 1 < v1) {
-            nx = xy[2 * v + 2];
-            ny = xy[2 * v + 3];
-            // branch-free (a line weaves in and out: branches would be unpredictable)
-            nc = +(nx < xLo) | (+(nx > xHi) << 1) | (+(ny < yLo) << 2) | (+(ny > yHi) << 3);
+        if (!polygon && !all && cutTestHooks.preparedSkips) {
+          // Lines: a vertex outside the square whose neighbours are in its region is left out
+          // even when its importance passes (clipping would drop it; the straight segment that
+          // replaces its two stays in that region, outside). Runs of CHUNK vertices whose
+          // prepared bbox lies in one region are so handled without reading them one by one:
+          // outside, only their ends may be needed; inside, only the importances are read.
+          let v = v0;
+          let pc = -1; // the previous vertex's region (−1: none yet)
+          while (v < v1) {
+            if ((v & CHUNK_MASK) === 0 && v + CHUNK <= v1) {
+              const c4 = 4 * (v >> CHUNK_SHIFT);
+              const cMinX = chunkBox[c4];
+              const cMinY = chunkBox[c4 + 1];
+              const cMaxX = chunkBox[c4 + 2];
+              const cMaxY = chunkBox[c4 + 3];
+              const xc = cMaxX < xLo ? 1 : cMinX > xHi ? 2 : cMinX >= xLo && cMaxX <= xHi ? 0 : -1;
+              const yc = cMaxY < yLo ? 4 : cMinY > yHi ? 8 : cMinY >= yLo && cMaxY <= yHi ? 0 : -1;
+              if (xc >= 0 && yc >= 0) {
+                const code = xc | yc;
+                const e = v + CHUNK - 1;
+                const nextCode = e + 1 < v1 ? regionOf(xy[2 * e + 2], xy[2 * e + 3], xLo, xHi, yLo, yHi) : code;
+                if (code !== 0) {
+                  if (pc !== -1 && pc !== code) pn = keepVertex(xy, v, importance[v] > sqImportance, pn, scale, xOff, yOff);
+                  if (nextCode !== code) pn = keepVertex(xy, e, importance[e] > sqImportance, pn, scale, xOff, yOff);
+                } else {
+                  for (let u = v; u <= e; u++) {
+                    const keep = importance[u] > sqImportance;
+                    if (keep || (u === v && pc !== 0 && pc !== -1) || (u === e && nextCode !== 0)) pn = keepVertex(xy, u, keep, pn, scale, xOff, yOff);
+                  }
+                }
+                pc = code;
+                v += CHUNK;
+                continue;
+              }
+            }
+            const cc = regionOf(xy[2 * v], xy[2 * v + 1], xLo, xHi, yLo, yHi);
+            const nc = v + 1 < v1 ? regionOf(xy[2 * v + 2], xy[2 * v + 3], xLo, xHi, yLo, yHi) : cc;
+            const keep = importance[v] > sqImportance;
+            if ((cc === 0 && keep) || (pc !== -1 && cc !== pc) || cc !== nc) pn = keepVertex(xy, v, keep, pn, scale, xOff, yOff);
+            pc = cc;
+            v++;
           }
-          const keep = importance[v] > sqImportance;
-          if (keep || all || cc !== pc || cc !== nc) {
-            const x = cx * scale - xOff;
-            const y = cy * scale - yOff;
-            p[pn] = x;
-            p[pn + 1] = y;
-            kp[pn >> 1] = keep ? 1 : 0;
-            pn += 2;
+          for (let i = start; i < pn; i += 2) {
+            const x = P[i];
+            const y = P[i + 1];
             if (x < minX) minX = x;
             if (x > maxX) maxX = x;
             if (y < minY) minY = y;
             if (y > maxY) maxY = y;
           }
-          pc = cc;
-          cx = nx;
-          cy = ny;
-          cc = nc;
+        } else {
+          let cx = xy[2 * v0];
+          let cy = xy[2 * v0 + 1];
+          let cc = +(cx < xLo) | (+(cx > xHi) << 1) | (+(cy < yLo) << 2) | (+(cy > yHi) << 3);
+          let pc = cc;
+          for (let v = v0; v < v1; v++) {
+            let nx = 0;
+            let ny = 0;
+            let nc = cc;
+            if (v + 1 < v1) {
+              nx = xy[2 * v + 2];
+              ny = xy[2 * v + 3];
+              // branch-free (a line weaves in and out: branches would be unpredictable)
+              nc = +(nx < xLo) | (+(nx > xHi) << 1) | (+(ny < yLo) << 2) | (+(ny > yHi) << 3);
+            }
+            const keep = importance[v] > sqImportance;
+            if (keep || all || cc !== pc || cc !== nc) {
+              const x = cx * scale - xOff;
+              const y = cy * scale - yOff;
+              p[pn] = x;
+              p[pn + 1] = y;
+              kp[pn >> 1] = keep ? 1 : 0;
+              pn += 2;
+              if (x < minX) minX = x;
+              if (x > maxX) maxX = x;
+              if (y < minY) minY = y;
+              if (y > maxY) maxY = y;
+            }
+            pc = cc;
+            cx = nx;
+            cy = ny;
+            cc = nc;
+          }
         }
         const m = nRings * META;
         rings[m] = start;
@@ -756,12 +818,31 @@ export function cutPrepared(features: readonly Feature<Geometry | null>[], layer
   }
 }
 
+/** Vertices per run of a prepared layer's `chunkBox` (a power of two). */
+export const CHUNK_SHIFT = 4;
+const CHUNK = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK - 1;
+
+/** Cohen–Sutherland region of world point (x, y) against a square: 1 west, 2 east, 4 north, 8 south (0 inside). */
+function regionOf(x: number, y: number, xLo: number, xHi: number, yLo: number, yHi: number): number {
+  return +(x < xLo) | (+(x > xHi) << 1) | (+(y < yLo) << 2) | (+(y > yHi) << 3);
+}
+
+/** Appends prepared vertex `v` to P in tile units, with its keep flag; returns the new end of P. */
+function keepVertex(xy: Float64Array, v: number, keep: boolean, pn: number, scale: number, xOff: number, yOff: number): number {
+  P[pn] = xy[2 * v] * scale - xOff;
+  P[pn + 1] = xy[2 * v + 1] * scale - yOff;
+  KP[pn >> 1] = keep ? 1 : 0;
+  return pn + 2;
+}
+
 /**
  * For tests only: `lazyY: false` computes every vertex's y (the reference the lazy path must
- * match byte for byte).
+ * match byte for byte); `preparedSkips: false` reads every vertex of a prepared line (the
+ * reference the run-skipping path of `cutPrepared` must match).
  * @internal
  */
-export const cutTestHooks = { lazyY: true };
+export const cutTestHooks = { lazyY: true, preparedSkips: true };
 
 /** Sentinel y of a line vertex north / south of the clip square whose exact y is never needed. */
 const NORTH = -1e9;

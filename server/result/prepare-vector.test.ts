@@ -3,7 +3,7 @@ import GeoJSONVT from 'geojson-vt';
 import type { Feature, Geometry, TileCoord } from '../types.ts';
 import { UdfError } from '../errors.ts';
 import { mvtEncoder } from '../encoders/mvt.ts';
-import { cutPrepared } from '../encoders/mvt-tile.ts';
+import { cutPrepared, cutTestHooks } from '../encoders/mvt-tile.ts';
 import { streamMvtLayer } from '../encoders/mvt-writer.ts';
 import { raster } from '../udf/define.ts';
 import { normalizeResult } from './normalize.ts';
@@ -104,6 +104,23 @@ describe('prepared layers match geojson-vt', () => {
     expectSameTile(fs, t, 3, { cut: prepared });
     const open = [at(t, -0.2, 0.3), at(t, 0.5, 0.3), at(t, 0.5, 0.6)];
     expect(prepared([feature({ type: 'Polygon', coordinates: [open] })], t, 0)).toEqual(prepared([feature({ type: 'Polygon', coordinates: [[...open, open[0]]] })], t, 0));
+  });
+
+  it('lines: skipping runs of vertices that lie in one region around the tile changes nothing', () => {
+    const cases: [Feature<Geometry | null>[], TileCoord][] = TILES.map((t) => [lines(t, t.z + 5), t]);
+    const z14 = parisTile(14);
+    cases.push([makeLines(z14, 300, 500, 5).features, z14], [makeLines(z14, 300, 500, 5).features, { z: 15, x: 2 * z14.x + 1, y: 2 * z14.y }]);
+    for (const [fs, t] of cases) {
+      for (const tolerance of [0, 3]) {
+        const fast = prepared(fs, t, tolerance);
+        cutTestHooks.preparedSkips = false;
+        try {
+          expect(fast, `tile ${t.z}/${t.x}/${t.y}, tolerance ${tolerance}`).toEqual(prepared(fs, t, tolerance));
+        } finally {
+          cutTestHooks.preparedSkips = true;
+        }
+      }
+    }
   });
 
   it('keeps the vertices geojson-vt keeps at every zoom of a dense line (same importance rule)', () => {

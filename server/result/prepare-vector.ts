@@ -25,6 +25,7 @@ import type { Feature, FeatureCollection, Geometry, Position } from 'geojson';
 import { UdfError } from '../errors.ts';
 import type { PreparedVectorData } from '../types.ts';
 import { normalizeResult } from './normalize.ts';
+import { CHUNK_SHIFT } from '../encoders/mvt-tile.ts';
 
 /** The symbol `normalizeResult` looks the prepared data up by (Symbol.for: the same in every copy of the package). */
 export const PREPARED_BRAND = Symbol.for('tilesmith.prepared');
@@ -169,6 +170,28 @@ function buildPrepared(features: Feature<Geometry | null>[]): PreparedVectorData
     tree.finish();
     index = tree.data as ArrayBuffer;
   }
+  // bboxes of runs of 2^CHUNK_SHIFT vertices (see PreparedVectorData.chunkBox)
+  const xy = b.xy.done();
+  const nv = xy.length >> 1;
+  const chunkBox = new Float64Array(4 * Math.ceil(nv / (1 << CHUNK_SHIFT)));
+  for (let c = 0, v = 0; v < nv; c += 4) {
+    let minX = Infinity;
+    let minY = Infinity;
+    let maxX = -Infinity;
+    let maxY = -Infinity;
+    for (const e = Math.min(nv, v + (1 << CHUNK_SHIFT)); v < e; v++) {
+      const x = xy[2 * v];
+      const y = xy[2 * v + 1];
+      if (x < minX) minX = x;
+      if (x > maxX) maxX = x;
+      if (y < minY) minY = y;
+      if (y > maxY) maxY = y;
+    }
+    chunkBox[c] = minX;
+    chunkBox[c + 1] = minY;
+    chunkBox[c + 2] = maxX;
+    chunkBox[c + 3] = maxY;
+  }
   return {
     version: 1,
     featureCount: features.length,
@@ -178,7 +201,8 @@ function buildPrepared(features: Feature<Geometry | null>[]): PreparedVectorData
     partBox: b.boxes.done(),
     ringVertex: b.ringVertex.done(),
     ringSize: b.ringSize.done(),
-    xy: b.xy.done(),
+    xy,
+    chunkBox,
     importance: b.importance.done(),
     bbox,
     index,
