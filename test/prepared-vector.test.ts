@@ -92,9 +92,11 @@ describe('a UDF returning a prepared layer', () => {
     const rows = await parquetReadObjects({ file: await (await get('/udf/roads/file.parquet')).arrayBuffer() });
     expect(rows).toHaveLength(features.length);
     expect(rows[3].name).toBe('f-3');
-    // a file for a tile (x, y, z) too
+    // a file for a tile (x, y, z) or for bounds too: the UDF's result as returned (no filtering by the server, as for any collection)
     const byTile = await (await get(`/udf/roads/file.geojson?x=${z14.x}&y=${z14.y}&z=14`)).json();
     expect(byTile.features).toHaveLength(features.length);
+    const byBounds = await (await get('/udf/roads/file.geojson?bounds=2.35,48.85,2.36,48.86')).json();
+    expect(byBounds).toEqual(await (await get('/udf/roads/file.geojson?bounds=2.35,48.85,2.36,48.86&prepared=false')).json());
   });
 
   it('bad features: preparing them fails with the sentence returning them gets (500, no source or paths)', async () => {
