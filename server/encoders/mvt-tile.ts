@@ -34,6 +34,10 @@
  *   decided from GeoJSON nesting rather than from the input's winding;
  * - coordinates are rounded to integers last (clip intersections are kept exact until then).
  *
+ * `cutPrepared` cuts the same tile from a layer `prepareVector()` prepared once (projected,
+ * vertices ranked, indexed): the index picks the features, the ranks do the simplifying, and
+ * the clip stage (`cutRings`) is shared.
+ *
  * Differences from geojson-vt: an unclosed polygon ring is closed before clipping (geojson-vt
  * clips it open and joins its ends afterwards); intersections are not snapped to an intermediate
  * grid, so a vertex may differ by one unit; and the output is not byte-identical.
@@ -676,6 +680,7 @@ export function cutPrepared(features: readonly Feature<Geometry | null>[], layer
       const pMinX = partBox[4 * e] * scale - xOff;
       const pMaxX = partBox[4 * e + 2] * scale - xOff;
       const reach = (overlaps(pMinX, pMaxX, 1) ? 1 : 0) + (overlaps(pMinX, pMaxX, 0) ? 1 : 0) + (overlaps(pMinX, pMaxX, -1) ? 1 : 0);
+      if (reach === 0) continue; // the index's box test is inclusive; the clip square's far edge is not
       const d = reach !== 1 ? 0 : overlaps(pMinX, pMaxX, 1) ? world : overlaps(pMinX, pMaxX, 0) ? 0 : -world;
       for (let r = r0; r < r1; r++) {
         // rings smaller than the tolerance are dropped, as cutTile and geojson-vt do
