@@ -10,6 +10,11 @@ export interface GoalResult {
   met: boolean | null;
   /** Shown when not met: what stands in the way, from the profile. */
   obstacle?: string;
+  /**
+   * A measure shown beside a goal rather than judged (e.g. the unprepared form of a workload
+   * whose goal is recorded on its prepared form): marked "informational", obstacle shown.
+   */
+  info?: boolean;
 }
 
 const results: GoalResult[] = [];
@@ -19,17 +24,17 @@ export function recordGoal(r: GoalResult): void {
 }
 
 export function goalsMarkdown(): string {
-  const mark = (m: boolean | null) => (m === null ? 'not measured' : m ? '**met**' : '**not met**');
+  const mark = (r: GoalResult) => (r.info ? 'informational' : r.met === null ? 'not measured' : r.met ? '**met**' : '**not met**');
   const lines = [
     '## Goals (issue 13), this run',
     '',
     '| goal | measured | status |',
     '|---|---|---|',
-    ...results.map((r) => `| ${r.goal} | ${r.measured} | ${mark(r.met)} |`),
+    ...results.map((r) => `| ${r.goal} | ${r.measured} | ${mark(r)} |`),
   ];
-  const blocked = results.filter((r) => r.met === false && r.obstacle);
+  const blocked = results.filter((r) => (r.met === false || r.info) && r.obstacle);
   if (blocked.length) {
-    lines.push('', 'What stands in the way of the goals not met:', '');
+    lines.push('', 'What stands in the way of the goals not met (and of the informational measures):', '');
     for (const r of blocked) lines.push(`- **${r.goal}** — ${r.obstacle}`);
   }
   return lines.join('\n');

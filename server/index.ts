@@ -9,6 +9,7 @@
  * export default defineUdf({ run: ({ bounds }) => ({ type: 'Point', coordinates: [bounds[0], bounds[1]] }) });
  */
 export { defineUdf, html, isUdfDefinition, raster, table } from './udf/define.ts';
+export { prepareVector, isPreparedVector, type PreparedVector } from './result/prepare-vector.ts';
 export { createApp, type AppOptions, type AppHelpers } from './app.ts';
 export { createMemoryCache, type MemoryCacheOptions } from './cache/memory.ts';
 export { cacheKey, etagFor, type CacheKeyParts } from './cache/key.ts';

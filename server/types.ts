@@ -140,6 +140,50 @@ export interface TableData {
   rows: Record<string, unknown>[];
 }
 
+/**
+ * What `prepareVector()` computes once for a vector layer: every geometry projected to Web
+ * Mercator world units (x and y in 0…1 across the world, y down), each vertex's
+ * Douglas–Peucker importance, and a Flatbush index of the parts' bboxes. A "part" is a
+ * feature's geometry, or one member of a GeometryCollection (as the cutter treats them).
+ * Plain typed arrays only: it crosses threads by structured clone unchanged.
+ */
+export interface PreparedVectorData {
+  /** Format version of this record (a mismatch is ignored: the features are cut unprepared). */
+  version: 1;
+  /** How many features it was built from (a mismatch with `features.length` disables it). */
+  featureCount: number;
+  /** Per part: the index of its feature. Parts are in input order. */
+  feature: Uint32Array;
+  /** Per part: 4 single Point, 1 MultiPoint, 2 (Multi)LineString, 3 (Multi)Polygon. */
+  type: Uint8Array;
+  /** Per part: its first ring in `ringVertex`/`ringSize` (length parts + 1). */
+  partRing: Uint32Array;
+  /** Per part: its bbox in world units, [minX, minY, maxX, maxY] at 4·part. */
+  partBox: Float64Array;
+  /** Per ring (a MultiPoint's points are one ring): its first vertex (length rings + 1). */
+  ringVertex: Uint32Array;
+  /** Per ring: line length, or absolute polygon-ring area, in world units (¹ or ²). */
+  ringSize: Float64Array;
+  /** Per vertex: x, y in world units (polygon rings closed and wound: outer rings clockwise on screen). */
+  xy: Float64Array;
+  /**
+   * Per vertex: the squared distance (world units²) at which Douglas–Peucker keeps it — a tile
+   * whose tolerance is t keeps the vertices with importance > t² (geojson-vt's rule); ends
+   * of lines and rings are Infinity.
+   */
+  importance: Float64Array;
+  /**
+   * Bbox of each run of 16 vertices (vertex 16·c to 16·c + 15, across ring boundaries: a
+   * superset is still a bound), world units at 4·c: lets a tile skip runs that lie wholly in
+   * one region around it.
+   */
+  chunkBox: Float64Array;
+  /** Bbox of every part together, world units [minX, minY, maxX, maxY] (x may pass 0…1 near the antimeridian). */
+  bbox: [number, number, number, number];
+  /** The Flatbush index of the parts' bboxes (`Flatbush.from(index)`); null without parts. */
+  index: ArrayBuffer | null;
+}
+
 /** A UDF return value after normalisation. */
 export type NormalizedResult =
   | {
@@ -151,6 +195,12 @@ export type NormalizedResult =
        * miss a tile without reading their positions again. Absent when nothing was recorded.
        */
       boxes?: Float64Array;
+      /**
+       * The layer `prepareVector()` built from these features (projected, simplified once,
+       * indexed): the mvt encoder cuts tiles from it instead of from `features`. Plain data
+       * (typed arrays), so it survives a structured clone.
+       */
+      prepared?: PreparedVectorData;
     }
   | { kind: 'table'; table: TableData }
   | { kind: 'raster'; raster: RasterData }

@@ -11,6 +11,8 @@
  * - polygons: per feature, of the cells of a 128² grid over the buffered tile that either tile
  *   covers, at most 3 % (or 2 cells, for tiny polygons) differ on inside / outside, and rings
  *   keep the MVT winding (outer rings positive area with y down in both).
+ * Every check runs twice: on the tile from the FeatureCollection and on the tile from the same
+ * features as a `prepareVector()` layer (simplified the geojson-vt way: same tolerances).
  * Skipped, loudly, when PostgreSQL 15 + PostGIS 3 are not installed (scripts/setup-system.mjs
  * installs Debian's postgresql-15-postgis-3).
  */
@@ -23,6 +25,7 @@ import { rng } from '../bench/fixtures.ts';
 import { makeLines, makePolygons, parisTile } from '../bench/workloads.ts';
 import { mvtEncoder } from '../server/encoders/mvt.ts';
 import { normalizeResult } from '../server/result/normalize.ts';
+import { prepareVector } from '../server/result/prepare-vector.ts';
 import type { TileCoord } from '../server/types.ts';
 import { rasterRings } from './helpers/coverage.ts';
 import { cannotRun } from './helpers/skip.ts';
@@ -59,7 +62,7 @@ function decode(bytes: Uint8Array): Map<number, Decoded> {
   return out;
 }
 
-function ours(fc: FeatureCollection, tile: TileCoord): Uint8Array {
+function ours(fc: unknown, tile: TileCoord): Uint8Array {
   const ctx = { udfName: 't', tile, bounds: null, tileSize: 512, layerName: 't', extent: EXTENT, buffer: BUFFER };
   return mvtEncoder.encode(normalizeResult(fc), ctx) as Uint8Array;
 }
@@ -134,7 +137,9 @@ describe.skipIf(missing !== null)('mvt encoder vs PostGIS ST_AsMVT', () => {
   async function both(table: string, fc: FeatureCollection<Geometry>, tile: TileCoord) {
     await loadFeatures(pg.client, table, fc.features);
     const r = await pg.client.query<{ mvt: Buffer }>(tileQuery(table, 't', tile, EXTENT, BUFFER));
-    return { mine: decode(ours(fc, tile)), theirs: decode(r.rows[0].mvt) };
+    const theirs = decode(r.rows[0].mvt);
+    // the unprepared tile, then the prepared layer's
+    return [decode(ours(fc, tile)), decode(ours(prepareVector(fc), tile))].map((mine) => ({ mine, theirs }));
   }
 
   function sameFeatures(mine: Map<number, Decoded>, theirs: Map<number, Decoded>) {
@@ -150,64 +155,67 @@ describe.skipIf(missing !== null)('mvt encoder vs PostGIS ST_AsMVT', () => {
     it(`lines crossing the tile edges (z${z}): same features, every vertex within ${LINE_DEVIATION} units of the other's line`, async () => {
       const tile = parisTile(z);
       const fc = makeLines(tile, 300, 400, 11 + z);
-      const { mine, theirs } = await both(`lines_z${z}`, fc, tile);
-      expect(mine.size).toBeGreaterThan(100);
-      sameFeatures(mine, theirs);
-      let worst = 0;
-      let ourVertices = 0;
-      let theirVertices = 0;
-      const inside = (p: P) => p.x >= 0 && p.x <= EXTENT && p.y >= 0 && p.y <= EXTENT;
-      for (const [id, f] of mine) {
-        const t = theirs.get(id)!;
-        for (const part of f.geometry) for (const p of part) if (inside(p)) worst = Math.max(worst, distanceTo(p, t.geometry));
-        for (const part of t.geometry) for (const p of part) if (inside(p)) worst = Math.max(worst, distanceTo(p, f.geometry));
-        ourVertices += f.geometry.reduce((n, part) => n + part.length, 0);
-        theirVertices += t.geometry.reduce((n, part) => n + part.length, 0);
+      for (const { mine, theirs } of await both(`lines_z${z}`, fc, tile)) {
+        expect(mine.size).toBeGreaterThan(100);
+        sameFeatures(mine, theirs);
+        let worst = 0;
+        let ourVertices = 0;
+        let theirVertices = 0;
+        const inside = (p: P) => p.x >= 0 && p.x <= EXTENT && p.y >= 0 && p.y <= EXTENT;
+        for (const [id, f] of mine) {
+          const t = theirs.get(id)!;
+          for (const part of f.geometry) for (const p of part) if (inside(p)) worst = Math.max(worst, distanceTo(p, t.geometry));
+          for (const part of t.geometry) for (const p of part) if (inside(p)) worst = Math.max(worst, distanceTo(p, f.geometry));
+          ourVertices += f.geometry.reduce((n, part) => n + part.length, 0);
+          theirVertices += t.geometry.reduce((n, part) => n + part.length, 0);
+        }
+        expect(worst).toBeLessThanOrEqual(LINE_DEVIATION);
+        // tilesmith simplifies (3 units), PostGIS barely does: fewer vertices, never more
+        expect(ourVertices).toBeLessThan(theirVertices);
       }
-      expect(worst).toBeLessThanOrEqual(LINE_DEVIATION);
-      // tilesmith simplifies (3 units), PostGIS barely does: fewer vertices, never more
-      expect(ourVertices).toBeLessThan(theirVertices);
     }, 120_000);
   }
 
   it(`polygons across the tile edges, with holes (z14): same features, ≤ ${Math.round((1 - AGREEMENT) * 100)} % of covered grid cells differ, same winding`, async () => {
     const tile = parisTile(14);
     const fc = bigPolygons(tile, 150, 7);
-    const { mine, theirs } = await both('bigpolys', fc, tile);
-    expect(mine.size).toBeGreaterThan(50);
-    sameFeatures(mine, theirs);
-    let worst = 0;
-    for (const [id, f] of mine) {
-      const t = theirs.get(id)!;
-      const a = raster(f.geometry);
-      const b = raster(t.geometry);
-      let either = 0;
-      let same = 0;
-      for (let i = 0; i < a.length; i++) {
-        if (a[i] || b[i]) {
-          either++;
-          if (a[i] === b[i]) same++;
+    for (const { mine, theirs } of await both('bigpolys', fc, tile)) {
+      expect(mine.size).toBeGreaterThan(50);
+      sameFeatures(mine, theirs);
+      let worst = 0;
+      for (const [id, f] of mine) {
+        const t = theirs.get(id)!;
+        const a = raster(f.geometry);
+        const b = raster(t.geometry);
+        let either = 0;
+        let same = 0;
+        for (let i = 0; i < a.length; i++) {
+          if (a[i] || b[i]) {
+            either++;
+            if (a[i] === b[i]) same++;
+          }
         }
+        // cells that differ, against what the tolerance allows for this feature
+        worst = Math.max(worst, (either - same) / Math.max(2, (1 - AGREEMENT) * either));
+        // MVT winding: the first ring of each is an outer ring, positive area (y down)
+        expect(signedArea(f.geometry[0]), `winding of ${id}`).toBeGreaterThan(0);
+        expect(signedArea(t.geometry[0]), `PostGIS winding of ${id}`).toBeGreaterThan(0);
       }
-      // cells that differ, against what the tolerance allows for this feature
-      worst = Math.max(worst, (either - same) / Math.max(2, (1 - AGREEMENT) * either));
-      // MVT winding: the first ring of each is an outer ring, positive area (y down)
-      expect(signedArea(f.geometry[0]), `winding of ${id}`).toBeGreaterThan(0);
-      expect(signedArea(t.geometry[0]), `PostGIS winding of ${id}`).toBeGreaterThan(0);
+      expect(worst).toBeLessThanOrEqual(1);
     }
-    expect(worst).toBeLessThanOrEqual(1);
   }, 120_000);
 
   it('small 9-vertex polygons (the bench workload): same features, same vertex count or fewer', async () => {
     const tile = parisTile(14);
     const fc = makePolygons(tile, 2000, 2);
-    const { mine, theirs } = await both('smallpolys', fc, tile);
-    sameFeatures(mine, theirs);
-    for (const [id, f] of mine) {
-      const n = f.geometry.reduce((s, r) => s + r.length, 0);
-      const m = theirs.get(id)!.geometry.reduce((s, r) => s + r.length, 0);
-      expect(n, `vertices of ${id}`).toBeLessThanOrEqual(m);
-      expect(n, `vertices of ${id}`).toBeGreaterThanOrEqual(4);
+    for (const { mine, theirs } of await both('smallpolys', fc, tile)) {
+      sameFeatures(mine, theirs);
+      for (const [id, f] of mine) {
+        const n = f.geometry.reduce((s, r) => s + r.length, 0);
+        const m = theirs.get(id)!.geometry.reduce((s, r) => s + r.length, 0);
+        expect(n, `vertices of ${id}`).toBeLessThanOrEqual(m);
+        expect(n, `vertices of ${id}`).toBeGreaterThanOrEqual(4);
+      }
     }
   }, 120_000);
 });

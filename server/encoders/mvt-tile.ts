@@ -34,11 +34,16 @@
  *   decided from GeoJSON nesting rather than from the input's winding;
  * - coordinates are rounded to integers last (clip intersections are kept exact until then).
  *
+ * `cutPrepared` cuts the same tile from a layer `prepareVector()` prepared once (projected,
+ * vertices ranked, indexed): the index picks the features, the ranks do the simplifying, and
+ * the clip stage (`cutRings`) is shared.
+ *
  * Differences from geojson-vt: an unclosed polygon ring is closed before clipping (geojson-vt
  * clips it open and joins its ends afterwards); intersections are not snapped to an intermediate
  * grid, so a vertex may differ by one unit; and the output is not byte-identical.
  */
-import type { Feature, Geometry, TileCoord } from '../types.ts';
+import Flatbush from 'flatbush';
+import type { Feature, Geometry, PreparedVectorData, TileCoord } from '../types.ts';
 import type { VtFeature } from './mvt-writer.ts';
 
 export interface CutOptions {
@@ -95,6 +100,8 @@ export type CutSink = (f: CutFeature, group: 0 | 1 | 2, done: number, total: num
 /** The object single points are handed to a sink in (reused: a sink must not keep it). */
 const scratchPoint: CutFeature & { type: 4 } = { type: 4, x: 0, y: 0, tags: null, id: undefined };
 let sink: CutSink | null = null;
+/** True while cutting a prepared layer: vertices come ranked (keep flags set), see `cutRings`. */
+let ranked = false;
 let done = 0;
 let total = 0;
 
@@ -145,27 +152,7 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
  */
 export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions, to: CutSink): void;
 export function cutTile(features: readonly Feature<Geometry | null>[], tile: TileCoord, o: CutOptions, to?: CutSink): CutFeature[] | void {
-  z2 = 2 ** tile.z;
-  tx = ((tile.x % z2) + z2) % z2; // wrap x like geojson-vt
-  ty = tile.y;
-  extent = o.extent;
-  lo = -o.buffer;
-  hi = o.extent + o.buffer;
-  world = z2 * o.extent;
-  tolerance = o.tolerance > 0 ? o.tolerance : 0;
-  sqTolerance = tolerance * tolerance;
-  {
-    const margin = 1e-9 * 360; // degrees; far below a tile unit at z30, far above rounding noise
-    lonLo = ((tx + lo / extent) / z2 - 0.5) * 360 - margin;
-    lonHi = ((tx + hi / extent) / z2 - 0.5) * 360 + margin;
-    const latOf = (yy: number) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * (ty + yy / extent)) / z2))) * 180) / Math.PI;
-    latHi = ty === 0 ? Infinity : latOf(lo) + margin;
-    latLo = ty === z2 - 1 ? -Infinity : latOf(hi) - margin;
-  }
-  west = [];
-  center = [];
-  east = [];
-  sink = to ?? null;
+  begin(tile, o, to);
   const boxes = o.boxes ?? null;
   try {
     const n = features.length;
@@ -188,17 +175,48 @@ export function cutTile(features: readonly Feature<Geometry | null>[], tile: Til
     if (to) return;
     return west.length || east.length ? west.concat(center, east) : center;
   } finally {
-    sink = null;
-    done = total = 0;
-    west = center = east = [];
-    if (P.length > KEEP_MAX) P = new Float64Array(4096);
-    if (A.length > KEEP_MAX) A = new Float64Array(4096);
-    if (B.length > KEEP_MAX) B = new Float64Array(4096);
-    if (KP.length > KEEP_MAX) KP = new Uint8Array(2048);
-    if (KA.length > KEEP_MAX) KA = new Uint8Array(2048);
-    if (KB.length > KEEP_MAX) KB = new Uint8Array(2048);
-    if (rings.length > KEEP_MAX) rings = new Float64Array(META * 64);
+    end();
   }
+}
+
+/** Sets the per-call state for cutting `tile` (see the module variables above). */
+function begin(tile: TileCoord, o: CutOptions, to: CutSink | undefined): void {
+  z2 = 2 ** tile.z;
+  tx = ((tile.x % z2) + z2) % z2; // wrap x like geojson-vt
+  ty = tile.y;
+  extent = o.extent;
+  lo = -o.buffer;
+  hi = o.extent + o.buffer;
+  world = z2 * o.extent;
+  tolerance = o.tolerance > 0 ? o.tolerance : 0;
+  sqTolerance = tolerance * tolerance;
+  {
+    const margin = 1e-9 * 360; // degrees; far below a tile unit at z30, far above rounding noise
+    lonLo = ((tx + lo / extent) / z2 - 0.5) * 360 - margin;
+    lonHi = ((tx + hi / extent) / z2 - 0.5) * 360 + margin;
+    const latOf = (yy: number) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * (ty + yy / extent)) / z2))) * 180) / Math.PI;
+    latHi = ty === 0 ? Infinity : latOf(lo) + margin;
+    latLo = ty === z2 - 1 ? -Infinity : latOf(hi) - margin;
+  }
+  west = [];
+  center = [];
+  east = [];
+  sink = to ?? null;
+}
+
+/** Drops the per-call state and scratch buffers grown past KEEP_MAX. */
+function end(): void {
+  sink = null;
+  ranked = false;
+  done = total = 0;
+  west = center = east = [];
+  if (P.length > KEEP_MAX) P = new Float64Array(4096);
+  if (A.length > KEEP_MAX) A = new Float64Array(4096);
+  if (B.length > KEEP_MAX) B = new Float64Array(4096);
+  if (KP.length > KEEP_MAX) KP = new Uint8Array(2048);
+  if (KA.length > KEEP_MAX) KA = new Uint8Array(2048);
+  if (KB.length > KEEP_MAX) KB = new Uint8Array(2048);
+  if (rings.length > KEEP_MAX) rings = new Float64Array(META * 64);
 }
 
 function addGeometry(g: Geometry, id: Feature['id'], tags: Record<string, unknown> | null): void {
@@ -298,9 +316,12 @@ const SHIFTS = [1, 0, -1] as const;
 
 function addPoint(c: ArrayLike<number>, id: Feature['id'], tags: Record<string, unknown> | null): void {
   project(P, 0, c[0], c[1]);
-  const y = P[1];
+  addPointAt(P[0], P[1], id, tags);
+}
+
+/** A single point at tile units (x, y), in each world copy where it falls inside the clip square. */
+function addPointAt(x: number, y: number, id: Feature['id'], tags: Record<string, unknown> | null): void {
   if (!(y >= lo && y < hi)) return;
-  const x = P[0];
   for (const s of SHIFTS) {
     const sx = x + s * world;
     if (!(sx >= lo && sx < hi)) continue;
@@ -329,6 +350,11 @@ function addMultiPoint(coords: Ring, id: Feature['id'], tags: Record<string, unk
     if (x < minX) minX = x;
     if (x > maxX) maxX = x;
   }
+  putMultiPoint(n, minX, maxX, id, tags);
+}
+
+/** The `n` points projected at P (x from minX to maxX), in each world copy where some fall inside. */
+function putMultiPoint(n: number, minX: number, maxX: number, id: Feature['id'], tags: Record<string, unknown> | null): void {
   for (const s of SHIFTS) {
     if (!overlaps(minX, maxX, s)) continue;
     const d = s * world;
@@ -486,7 +512,19 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
     rings[m + 2] = size;
   }
 
-  const simplifying = sqTolerance > 0;
+  cutRings(type, nRings, pn, fMinX, fMaxX, id, tags);
+}
+
+/**
+ * The clip stage of a line or polygon feature whose `nRings` rings are at P[0, pn), described
+ * in `rings` (start, end, size, bbox in tile units, state: 0 to simplify, 1 simplified, 2
+ * misses the tile): cuts it once per world copy that reaches the tile (x from fMinX to fMaxX).
+ */
+function cutRings(type: 2 | 3, nRings: number, pn: number, fMinX: number, fMaxX: number, id: Feature['id'], tags: Record<string, unknown> | null): void {
+  const polygon = type === 3;
+  // `ranked` (a prepared layer): the keep flags in KP are set already and small rings dropped;
+  // the flags still travel through clipping (clip points are kept), nothing is simplified here.
+  const simplifying = sqTolerance > 0 && !ranked;
   if (simplifying && KP.length < pn >> 1) KP = new Uint8Array(Math.max(pn >> 1, KP.length * 2));
   for (const s of SHIFTS) {
     if (!overlaps(fMinX, fMaxX, s)) continue;
@@ -544,12 +582,272 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
   }
 }
 
+// ---- prepared layers (prepareVector) ----
+
+/** Flatbush views of prepared layers' index buffers, made once per layer (per thread). */
+const trees = new WeakMap<ArrayBuffer, Flatbush>();
+
+/**
+ * Cuts the tile from a layer `prepareVector()` built (server/result/prepare-vector.ts), in the
+ * same streaming form as `cutTile`: the index gives the parts whose bbox reaches the buffered
+ * tile (in each world copy), and each one keeps the vertices whose Douglas–Peucker importance
+ * passes the tile's tolerance (geojson-vt's rule; nothing is simplified here), dropped first
+ * when its ring is smaller than the tolerance, then clipped and rounded by the same code as
+ * `cutTile`. Parts come out in input order (antimeridian copies flagged by group). `features`
+ * are the layer's features: ids and properties are read from them.
+ */
+export function cutPrepared(features: readonly Feature<Geometry | null>[], layer: PreparedVectorData, tile: TileCoord, o: CutOptions, to: CutSink): void {
+  if (!layer.index) return;
+  begin(tile, o, to);
+  // The tolerance is applied here through the importances and ring sizes: the clip stage
+  // below neither simplifies again nor drops rings (`ranked`), it carries the keep flags.
+  const scale = world; // tile units per world unit
+  const tol = tolerance;
+  const sqImportance = tol > 0 ? (tol / scale) * (tol / scale) : -1;
+  ranked = true;
+  try {
+    let tree = trees.get(layer.index);
+    if (!tree) {
+      tree = Flatbush.from(layer.index);
+      trees.set(layer.index, tree);
+    }
+    // the buffered tile in world units, and the copies of it one world to the east and west
+    const x0 = (tx + lo / extent) / z2;
+    const x1 = (tx + hi / extent) / z2;
+    const y0 = (ty + lo / extent) / z2;
+    const y1 = (ty + hi / extent) / z2;
+    const nParts = layer.type.length;
+    const [bx0, by0, bx1, by1] = layer.bbox;
+    let order: Uint32Array;
+    if (bx0 >= x0 && bx1 <= x1 && by0 >= y0 && by1 <= y1 && bx0 + 1 > x1 && bx1 - 1 < x0) {
+      // the whole layer lies inside the buffered tile (and no copy of it reaches the tile too):
+      // every part, in order, without querying the index
+      order = new Uint32Array(nParts);
+      for (let i = 0; i < nParts; i++) order[i] = i;
+    } else {
+      let hits: number[] = [];
+      let searches = 0;
+      for (const s of SHIFTS) {
+        if (bx1 < x0 - s || bx0 > x1 - s) continue;
+        const found = tree.search(x0 - s, y0, x1 - s, y1);
+        if (found.length) hits = searches++ === 0 ? found : hits.concat(found);
+      }
+      if (hits.length === 0) return;
+      // input order, as cutTile; parts found in two world copies once (the copies are made below)
+      order = Uint32Array.from(hits).sort();
+    }
+    const { feature: featureOf, type: typeOf, partRing, partBox, ringVertex, ringSize, xy, importance, chunkBox } = layer;
+    const xOff = tx * extent;
+    const yOff = ty * extent;
+    total = order.length;
+    for (let k = 0; k < order.length; k++) {
+      const e = order[k];
+      if (k > 0 && order[k - 1] === e) continue;
+      done = k + 1;
+      const f = features[featureOf[e]];
+      const id = f.id;
+      const tags = f.properties ?? null;
+      const type = typeOf[e];
+      const r0 = partRing[e];
+      const r1 = partRing[e + 1];
+      if (type === 4) {
+        const v = 2 * ringVertex[r0];
+        addPointAt(xy[v] * scale - xOff, xy[v + 1] * scale - yOff, id, tags);
+        continue;
+      }
+      if (type === 1) {
+        const v0 = ringVertex[r0];
+        const n = ringVertex[r0 + 1] - v0;
+        if (P.length < 2 * n) P = grown(P, 2 * n);
+        let minX = Infinity;
+        let maxX = -Infinity;
+        for (let i = 0, v = 2 * v0; i < 2 * n; i += 2, v += 2) {
+          const x = xy[v] * scale - xOff;
+          P[i] = x;
+          P[i + 1] = xy[v + 1] * scale - yOff;
+          if (x < minX) minX = x;
+          if (x > maxX) maxX = x;
+        }
+        putMultiPoint(n, minX, maxX, id, tags);
+        continue;
+      }
+      const polygon = type === 3;
+      let nRings = 0;
+      let pn = 0;
+      let fMinX = Infinity;
+      let fMaxX = -Infinity;
+      // the world copies of the tile the part reaches: regions (below) are relative to the one
+      const pMinX = partBox[4 * e] * scale - xOff;
+      const pMaxX = partBox[4 * e + 2] * scale - xOff;
+      const reach = (overlaps(pMinX, pMaxX, 1) ? 1 : 0) + (overlaps(pMinX, pMaxX, 0) ? 1 : 0) + (overlaps(pMinX, pMaxX, -1) ? 1 : 0);
+      if (reach === 0) continue; // the index's box test is inclusive; the clip square's far edge is not
+      const d = reach !== 1 ? 0 : overlaps(pMinX, pMaxX, 1) ? world : overlaps(pMinX, pMaxX, 0) ? 0 : -world;
+      for (let r = r0; r < r1; r++) {
+        // rings smaller than the tolerance are dropped, as cutTile and geojson-vt do
+        if (tol > 0 && (polygon ? ringSize[r] * scale * scale < tol * tol : ringSize[r] * scale < tol)) continue;
+        const v0 = ringVertex[r];
+        const v1 = ringVertex[r + 1];
+        if (P.length < pn + 2 * (v1 - v0)) P = grown(P, pn + 2 * (v1 - v0));
+        if (rings.length < (nRings + 1) * META) {
+          const next = new Float64Array(rings.length * 2);
+          next.set(rings);
+          rings = next;
+        }
+        if (KP.length < (pn >> 1) + (v1 - v0)) {
+          const next = new Uint8Array(Math.max((pn >> 1) + (v1 - v0), KP.length * 2));
+          next.set(KP);
+          KP = next;
+        }
+        const p = P;
+        const kp = KP;
+        const start = pn;
+        let minX = Infinity;
+        let minY = Infinity;
+        let maxX = -Infinity;
+        let maxY = -Infinity;
+        // geojson-vt clips every vertex and then keeps the clip points and the vertices whose
+        // importance passes. The same tile from fewer vertices: a vertex is kept when its
+        // importance passes (flag 1) or when it ends a segment that changes Cohen–Sutherland
+        // region around the clip square (flag 0: it only makes clipping find the same clip
+        // points). Between two vertices of one region a straight segment never enters the
+        // square, so the vertices left out change nothing. A ring reaching two world copies
+        // (zoom 0–1) keeps every vertex, flagged.
+        // (regions in world units, so that only kept vertices are converted to tile units)
+        const all = reach !== 1;
+        const xLo = (lo - d + xOff) / scale;
+        const xHi = (hi - d + xOff) / scale;
+        const yLo = (lo + yOff) / scale;
+        const yHi = (hi + yOff) / scale;
+        if (!polygon && !all && cutTestHooks.preparedSkips) {
+          // Lines: a vertex outside the square whose neighbours are in its region is left out
+          // even when its importance passes (clipping would drop it; the straight segment that
+          // replaces its two stays in that region, outside). Runs of CHUNK vertices whose
+          // prepared bbox lies in one region are so handled without reading them one by one:
+          // outside, only their ends may be needed; inside, only the importances are read.
+          let v = v0;
+          let pc = -1; // the previous vertex's region (−1: none yet)
+          while (v < v1) {
+            if ((v & CHUNK_MASK) === 0 && v + CHUNK <= v1) {
+              const c4 = 4 * (v >> CHUNK_SHIFT);
+              const cMinX = chunkBox[c4];
+              const cMinY = chunkBox[c4 + 1];
+              const cMaxX = chunkBox[c4 + 2];
+              const cMaxY = chunkBox[c4 + 3];
+              const xc = cMaxX < xLo ? 1 : cMinX > xHi ? 2 : cMinX >= xLo && cMaxX <= xHi ? 0 : -1;
+              const yc = cMaxY < yLo ? 4 : cMinY > yHi ? 8 : cMinY >= yLo && cMaxY <= yHi ? 0 : -1;
+              if (xc >= 0 && yc >= 0) {
+                const code = xc | yc;
+                const e = v + CHUNK - 1;
+                const nextCode = e + 1 < v1 ? regionOf(xy[2 * e + 2], xy[2 * e + 3], xLo, xHi, yLo, yHi) : code;
+                if (code !== 0) {
+                  if (pc !== -1 && pc !== code) pn = keepVertex(xy, v, importance[v] > sqImportance, pn, scale, xOff, yOff);
+                  if (nextCode !== code) pn = keepVertex(xy, e, importance[e] > sqImportance, pn, scale, xOff, yOff);
+                } else {
+                  for (let u = v; u <= e; u++) {
+                    const keep = importance[u] > sqImportance;
+                    if (keep || (u === v && pc !== 0 && pc !== -1) || (u === e && nextCode !== 0)) pn = keepVertex(xy, u, keep, pn, scale, xOff, yOff);
+                  }
+                }
+                pc = code;
+                v += CHUNK;
+                continue;
+              }
+            }
+            const cc = regionOf(xy[2 * v], xy[2 * v + 1], xLo, xHi, yLo, yHi);
+            const nc = v + 1 < v1 ? regionOf(xy[2 * v + 2], xy[2 * v + 3], xLo, xHi, yLo, yHi) : cc;
+            const keep = importance[v] > sqImportance;
+            if ((cc === 0 && keep) || (pc !== -1 && cc !== pc) || cc !== nc) pn = keepVertex(xy, v, keep, pn, scale, xOff, yOff);
+            pc = cc;
+            v++;
+          }
+          for (let i = start; i < pn; i += 2) {
+            const x = P[i];
+            const y = P[i + 1];
+            if (x < minX) minX = x;
+            if (x > maxX) maxX = x;
+            if (y < minY) minY = y;
+            if (y > maxY) maxY = y;
+          }
+        } else {
+          let cx = xy[2 * v0];
+          let cy = xy[2 * v0 + 1];
+          let cc = +(cx < xLo) | (+(cx > xHi) << 1) | (+(cy < yLo) << 2) | (+(cy > yHi) << 3);
+          let pc = cc;
+          for (let v = v0; v < v1; v++) {
+            let nx = 0;
+            let ny = 0;
+            let nc = cc;
+            if (v + 1 < v1) {
+              nx = xy[2 * v + 2];
+              ny = xy[2 * v + 3];
+              // branch-free (a line weaves in and out: branches would be unpredictable)
+              nc = +(nx < xLo) | (+(nx > xHi) << 1) | (+(ny < yLo) << 2) | (+(ny > yHi) << 3);
+            }
+            const keep = importance[v] > sqImportance;
+            if (keep || all || cc !== pc || cc !== nc) {
+              const x = cx * scale - xOff;
+              const y = cy * scale - yOff;
+              p[pn] = x;
+              p[pn + 1] = y;
+              kp[pn >> 1] = keep ? 1 : 0;
+              pn += 2;
+              if (x < minX) minX = x;
+              if (x > maxX) maxX = x;
+              if (y < minY) minY = y;
+              if (y > maxY) maxY = y;
+            }
+            pc = cc;
+            cx = nx;
+            cy = ny;
+            cc = nc;
+          }
+        }
+        const m = nRings * META;
+        rings[m] = start;
+        rings[m + 1] = pn;
+        rings[m + 2] = 0;
+        rings[m + 3] = minX;
+        rings[m + 4] = minY;
+        rings[m + 5] = maxX;
+        rings[m + 6] = maxY;
+        // a ring that reaches no copy of the tile is skipped by the stage (state 2)
+        rings[m + 7] = maxY < lo || minY >= hi || (!overlaps(minX, maxX, 1) && !overlaps(minX, maxX, 0) && !overlaps(minX, maxX, -1)) ? 2 : 1;
+        nRings++;
+        if (minX < fMinX) fMinX = minX;
+        if (maxX > fMaxX) fMaxX = maxX;
+      }
+      if (nRings > 0) cutRings(type as 2 | 3, nRings, pn, fMinX, fMaxX, id, tags);
+    }
+  } finally {
+    end();
+  }
+}
+
+/** Vertices per run of a prepared layer's `chunkBox` (a power of two). */
+export const CHUNK_SHIFT = 4;
+const CHUNK = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK - 1;
+
+/** Cohen–Sutherland region of world point (x, y) against a square: 1 west, 2 east, 4 north, 8 south (0 inside). */
+function regionOf(x: number, y: number, xLo: number, xHi: number, yLo: number, yHi: number): number {
+  return +(x < xLo) | (+(x > xHi) << 1) | (+(y < yLo) << 2) | (+(y > yHi) << 3);
+}
+
+/** Appends prepared vertex `v` to P in tile units, with its keep flag; returns the new end of P. */
+function keepVertex(xy: Float64Array, v: number, keep: boolean, pn: number, scale: number, xOff: number, yOff: number): number {
+  P[pn] = xy[2 * v] * scale - xOff;
+  P[pn + 1] = xy[2 * v + 1] * scale - yOff;
+  KP[pn >> 1] = keep ? 1 : 0;
+  return pn + 2;
+}
+
 /**
  * For tests only: `lazyY: false` computes every vertex's y (the reference the lazy path must
- * match byte for byte).
+ * match byte for byte); `preparedSkips: false` reads every vertex of a prepared line (the
+ * reference the run-skipping path of `cutPrepared` must match).
  * @internal
  */
-export const cutTestHooks = { lazyY: true };
+export const cutTestHooks = { lazyY: true, preparedSkips: true };
 
 /** Sentinel y of a line vertex north / south of the clip square whose exact y is never needed. */
 const NORTH = -1e9;

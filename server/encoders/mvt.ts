@@ -1,7 +1,7 @@
 import { BadRequestError } from '../errors.ts';
 import type { Encoder } from '../types.ts';
 import { jsonReplacer } from './json.ts';
-import { cutTile, type CutFeature } from './mvt-tile.ts';
+import { cutPrepared, cutTile, type CutFeature } from './mvt-tile.ts';
 import { streamMvtLayer } from './mvt-writer.ts';
 
 /**
@@ -40,9 +40,14 @@ export const mvtEncoder: Encoder = {
     // adapted tags is safe, and the properties themselves are never mutated.
     const { features } = result;
     count = 0;
+    // A layer from prepareVector() is cut from its projected, ranked and indexed form (the
+    // same rules, without validating, projecting or simplifying the features again).
+    const prepared = result.prepared;
     const bytes = streamMvtLayer(ctx.layerName, ctx.extent, (write) => {
       writeTo = write;
-      cutTile(features, tile, { extent: ctx.extent, buffer: ctx.buffer, tolerance: TOLERANCE, boxes: result.boxes }, sink);
+      const o = { extent: ctx.extent, buffer: ctx.buffer, tolerance: TOLERANCE, boxes: result.boxes };
+      if (prepared && prepared.version === 1 && prepared.featureCount === features.length) cutPrepared(features, prepared, tile, o, sink);
+      else cutTile(features, tile, o, sink);
     });
     writeTo = null;
     return count === 0 ? new Uint8Array(0) : bytes;

@@ -1,12 +1,14 @@
 import type { Feature, Geometry } from 'geojson';
 import { UdfError } from '../errors.ts';
-import type { NormalizedResult, RasterData, TableData } from '../types.ts';
+import type { NormalizedResult, PreparedVectorData, RasterData, TableData } from '../types.ts';
 
 // Looked up by the global registry key (as define.ts does) rather than imported: stage
 // modules share only types.ts and errors.ts, and Symbol.for() is identical across copies.
 const RASTER_BRAND = Symbol.for('tilesmith.raster');
 const TABLE_BRAND = Symbol.for('tilesmith.table');
 const HTML_BRAND = Symbol.for('tilesmith.html');
+/** prepareVector()'s data on a FeatureCollection (server/result/prepare-vector.ts). */
+const PREPARED_BRAND = Symbol.for('tilesmith.prepared');
 /** A string that is a whole HTML document (what Fused serves as a page rather than JSON). */
 const HTML_DOCUMENT = /^\s*(?:<!--[\s\S]*?-->\s*)*<(?:!doctype\s+html|html)[\s>]/i;
 
@@ -64,6 +66,16 @@ export function normalizeResult(value: unknown): NormalizedResult {
   if (obj[RASTER_BRAND] === true) return { kind: 'raster', raster: checkRaster(obj) };
   if (obj[TABLE_BRAND] === true) return { kind: 'table', table: checkTable(obj) };
   if (obj[HTML_BRAND] === true && typeof obj.html === 'string') return { kind: 'html', html: obj.html };
+  // A prepareVector() result was validated when it was built: O(1) here, whatever its size.
+  // Its data must still describe its features (same count); otherwise it is validated below
+  // as the ordinary FeatureCollection it also is.
+  const prepared = obj[PREPARED_BRAND] as PreparedVectorData | undefined;
+  if (prepared !== undefined && typeof prepared === 'object' && prepared !== null && prepared.version === 1) {
+    const features = obj.features;
+    if (Array.isArray(features) && prepared.featureCount === features.length) {
+      return { kind: 'vector', features: features as Feature<Geometry | null>[], prepared };
+    }
+  }
 
   if (Array.isArray(obj)) {
     if (obj.length === 0) return { kind: 'vector', features: [] };

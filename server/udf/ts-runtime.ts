@@ -129,8 +129,12 @@ export function createPooledTsRuntime(o: { name: string; path: string; codeHash:
 /** A normalised result as the value a UDF could have returned (it normalises to itself). */
 function denormalize(r: NormalizedResult): unknown {
   switch (r.kind) {
-    case 'vector':
-      return { type: 'FeatureCollection', features: r.features };
+    case 'vector': {
+      const fc = { type: 'FeatureCollection', features: r.features };
+      // a prepareVector() layer stays prepared across the thread boundary (its data is plain typed arrays)
+      if (r.prepared) Object.defineProperty(fc, Symbol.for('tilesmith.prepared'), { value: r.prepared, enumerable: false });
+      return fc;
+    }
     case 'raster':
       return raster(r.raster);
     case 'table':
