@@ -36,6 +36,7 @@ if MEMORY_MB > 0:
         print(f"tilesmith worker: could not set the memory limit: {e}", file=sys.stderr)
 
 import io  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
@@ -659,6 +660,7 @@ def _report(update):
 
 _set_reporter(_report)
 from tilesmith._results import Html as _Html, UnsupportedResult as _UnsupportedResult, adapt as _adapt_result  # noqa: E402
+from tilesmith import _accel  # noqa: E402 — compiled fast paths of the encoder (optional)
 
 
 _SUPPORTED = ("GeoDataFrame, GeoSeries, shapely geometry, DataFrame, Series, numpy array (2-D, or 3-D bands-first "
@@ -806,9 +808,23 @@ def _encode_column(name, s, bufs):
     """One column as raw little-endian buffers; see protocol.ts for the layout."""
     col = {"name": str(name)}
     dt = s.dtype
+    kind = getattr(dt, "kind", "O")
+    if kind == "O":  # str columns (the common case) in one C pass when the accelerator is built
+        values = s.to_list()
+        fast = _accel.utf8_column(values)
+        if fast is not None:
+            offsets, data, nulls = fast
+            col["type"] = "str"
+            bufs.append(offsets)
+            col["offsets"] = len(bufs) - 1
+            bufs.append(data)
+            col["data"] = len(bufs) - 1
+            if nulls:
+                bufs.append(np.fromiter((v is not None for v in values), dtype=np.uint8, count=len(values)))
+                col["valid"] = len(bufs) - 1
+            return col
     isna = s.isna().to_numpy()
     has_null = bool(isna.any())
-    kind = getattr(dt, "kind", "O")
     if kind == "b" or str(dt) == "boolean":
         col["type"] = "bool"
         bufs.append(s.to_numpy(dtype=np.uint8, na_value=0) if has_null else s.to_numpy(dtype=np.uint8))
@@ -821,14 +837,15 @@ def _encode_column(name, s, bufs):
     else:
         if kind == "M":
             values = [None if n else v.isoformat() for v, n in zip(s, isna)]
-        else:
+        elif kind != "O":
             values = s.to_list()
-        if all(v is None or isinstance(v, str) for v in values) or kind == "M":
+        if kind == "M" or (not has_null and _infer_dtype(values, skipna=False) == "string") \
+                or all(v is None or isinstance(v, str) for v in values):
             col["type"] = "str"
         else:
             col["type"] = "json"
             values = [None if n else json.dumps(_clean_floats(v), default=_json_default) for v, n in zip(values, isna)]
-        _append_strings(values, isna, bufs)
+        _append_strings(values, isna if has_null else None, bufs)
         col["offsets"] = len(bufs) - 2
     col["data"] = len(bufs) - 1
     if has_null:
@@ -837,7 +854,27 @@ def _encode_column(name, s, bufs):
     return col
 
 
+def _infer_dtype(values, skipna):
+    from pandas.api.types import infer_dtype
+
+    return infer_dtype(values, skipna=skipna)
+
+
 def _append_strings(values, isna, bufs):
+    """Offsets and UTF-8 bytes of a column of str (or bytes, WKB); `isna` (or None: no nulls)
+    marks the rows sent as empty slices."""
+    if isna is None and type(values) is list and _infer_dtype(values, skipna=False) == "string":
+        # All str, no nulls: one C-level join and encode; per-row work only for non-ASCII text.
+        joined = "".join(values)
+        data = joined.encode("utf-8", "surrogatepass")
+        if len(data) == len(joined):  # ASCII: byte lengths are character lengths
+            offsets = np.zeros(len(values) + 1, dtype="<u4")
+            np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=offsets[1:])
+            bufs.append(offsets)
+            bufs.append(data)
+            return
+    if isna is None:
+        isna = itertools.repeat(False)
     enc = [b"" if n or v is None else v if isinstance(v, bytes) else str(v).encode("utf-8") for v, n in zip(values, isna)]
     offsets = np.zeros(len(enc) + 1, dtype="<u4")
     if enc:
@@ -910,6 +947,9 @@ def _point_coords(geoms):
 
     if hasattr(shapely, "to_wkb") or len(geoms) == 0:
         return None
+    fast = _accel.point_coords(geoms)  # the same GEOS calls in one C loop, when built
+    if fast is not None:
+        return _drop_nan_z(*fast)
     from shapely.geometry import Point
 
     kinds = set(map(type, geoms))
@@ -947,6 +987,11 @@ def _point_coords(geoms):
             out[i, 1] = y.value
             out[i, 2] = z.value
             valid[i] = True
+    return _drop_nan_z(out, valid)
+
+
+def _drop_nan_z(out, valid):
+    """2-D coordinates when no valid point has a z."""
     if np.isnan(out[valid, 2]).all():
         out = out[:, :2]
     return np.ascontiguousarray(out, dtype="<f8"), valid
@@ -979,9 +1024,13 @@ def _encode_gdf(gdf, bufs):
             bufs.append(valid.astype(np.uint8))
             g["valid"] = len(bufs) - 1
         return {"t": "features", "rows": int(len(gdf)), "columns": cols, "geometry": g}
-    wkb = _to_wkb(geoms)
-    isna = np.fromiter((w is None for w in wkb), dtype=bool, count=len(wkb))
-    _append_strings(wkb, isna, bufs)
+    fast = _accel.wkb_column(geoms) if len(geoms) and not hasattr(sys.modules.get("shapely"), "to_wkb") else None
+    if fast is not None:  # shapely 1.8: its WKB writer called in one C loop
+        bufs.extend(fast)
+    else:
+        wkb = _to_wkb(geoms)
+        isna = np.fromiter((w is None for w in wkb), dtype=bool, count=len(wkb))
+        _append_strings(wkb, isna, bufs)
     g = {"offsets": len(bufs) - 2, "data": len(bufs) - 1}
     return {"t": "features", "rows": int(len(gdf)), "columns": cols, "geometry": g}
 
@@ -1047,6 +1096,7 @@ def handle_call(h):
 
 
 def _handle_call(h, rid):
+    global _freed_ms
     try:
         u = _ensure_loaded(h["udf"])
         _activate(u)
@@ -1081,17 +1131,33 @@ def _handle_call(h, rid):
             _all_local_names.update(u.local)
     t2 = time.perf_counter()
     logs = _capture.drain()
+    timings = {"udf": (t1 - t0) * 1000, "encode": (t2 - t1) * 1000}
+    if _freed_ms is not None:
+        timings["freedBefore"] = _freed_ms
+        _freed_ms = None
     try:
-        frame = pack(b"R", {"id": rid, "logs": logs, "result": desc,
-                            "timings": {"udf": (t1 - t0) * 1000, "encode": (t2 - t1) * 1000}}, bufs)
+        frame = pack(b"R", {"id": rid, "logs": logs, "result": desc, "timings": timings}, bufs)
     except Exception as e:  # noqa: BLE001 — e.g. a value json cannot encode deep inside a dict
         _error(rid, "unsupported", Unsupported(f"the UDF's result could not be sent: {type(e).__name__}: {e}; "
                                                f"supported return types: {_SUPPORTED}"), logs)
         return
     _write_frame(frame)
+    # The reply is out: free the result now (with shapely 1.8, every geometry is a Python
+    # object whose __del__ destroys its GEOS copy, ~1 µs each) and time it, so the cost of the
+    # UDF's objects is reported on its own (the next result's timings.freedBefore) rather than
+    # showing up, unexplained, as latency of whichever call comes next.
+    t3 = time.perf_counter()
+    del value, desc, bufs, frame, kwargs
+    _freed_ms = (time.perf_counter() - t3) * 1000
+
+
+_freed_ms = None  # time spent freeing the previous call's result after its reply
 
 
 def main():
+    cache_dir = os.environ.get("TILESMITH_CACHE_DIR")
+    if cache_dir:
+        _accel.start(cache_dir)  # compiles in the background the first time; pure Python until then
     try:
         import pyarrow  # noqa: F401
         has_arrow = True
