@@ -190,6 +190,21 @@ _out = os.fdopen(_OUT_FD, "wb", buffering=1 << 16)
 _in = os.fdopen(_IN_FD, "rb", buffering=1 << 16)
 
 
+def _grow_pipe(fd, size=1 << 20):
+    """A 1 MiB pipe (Linux default 64 KiB; /proc/sys/fs/pipe-max-size allows 1 MiB unprivileged),
+    so a result frame of a few hundred KB is written in one go instead of 64 KiB at a time,
+    each waiting for Node to read the last. Best effort: anything else keeps the default."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except Exception:  # noqa: BLE001 — not Linux, not a pipe, or over the limit
+        pass
+
+
+_grow_pipe(_OUT_FD)
+
+
 def _read_exact(n):
     data = _in.read(n)
     if data is None or len(data) < n:
@@ -823,6 +838,15 @@ def _encode_column(name, s, bufs):
                 bufs.append(np.fromiter((v is not None for v in values), dtype=np.uint8, count=len(values)))
                 col["valid"] = len(bufs) - 1
             return col
+    if isinstance(dt, np.dtype) and kind in "iuf":  # plain numpy numbers: no mask to compute
+        if kind == "f":  # NaN is null (Node decodes NaN floats as null)
+            col["type"] = "float"
+            bufs.append(s.to_numpy(dtype="<f8"))
+        else:
+            col["type"] = "int"
+            bufs.append(s.to_numpy(dtype="<i8"))
+        col["data"] = len(bufs) - 1
+        return col
     isna = s.isna().to_numpy()
     has_null = bool(isna.any())
     if kind == "b" or str(dt) == "boolean":
@@ -949,7 +973,7 @@ def _point_coords(geoms):
         return None
     fast = _accel.point_coords(geoms)  # the same GEOS calls in one C loop, when built
     if fast is not None:
-        return _drop_nan_z(*fast)
+        return fast
     from shapely.geometry import Point
 
     kinds = set(map(type, geoms))
@@ -997,9 +1021,23 @@ def _drop_nan_z(out, valid):
     return np.ascontiguousarray(out, dtype="<f8"), valid
 
 
+_epsg_of = {}  # CRS user input (e.g. "EPSG:4326") -> its EPSG code: pyproj's lookup costs ~0.1 ms
+
+
+def _epsg(crs):
+    key = getattr(crs, "srs", None)
+    if not isinstance(key, str) or not key:
+        return crs.to_epsg()
+    if key not in _epsg_of:
+        if len(_epsg_of) > 256:
+            _epsg_of.clear()
+        _epsg_of[key] = crs.to_epsg()
+    return _epsg_of[key]
+
+
 def _encode_gdf(gdf, bufs):
     crs = gdf.crs
-    if crs is not None and crs.to_epsg() != 4326:
+    if crs is not None and _epsg(crs) != 4326:
         gdf = gdf.to_crs(4326)
     geom_name = gdf.geometry.name
     if gdf.index.name is not None:

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ACCEL_ABI 2
+#define ACCEL_ABI 3
 
 typedef int (*typeid_fn)(void *, const void *);
 typedef const void *(*getseq_fn)(void *, const void *);
@@ -68,16 +68,16 @@ static int get_fn(PyObject *o, void **out, const char *what) {
 
 /*
  * point_coords(geoms: list, point_type, handle, GEOSGeomTypeId_r, GEOSGeom_getCoordSeq_r,
- *              GEOSCoordSeq_getSize_r, GEOSCoordSeq_getXYZ_r, out: writable float64 n*3,
- *              valid: writable uint8 n) -> int
- * Fills x, y, z (z NaN for 2-D points) and valid (0 for None / empty); returns the number of
- * valid rows, or -1 as soon as an item is neither None nor exactly `point_type` with a GEOS
- * Point inside (the caller then sends WKB instead).
+ *              GEOSCoordSeq_getSize_r, GEOSCoordSeq_getXYZ_r, xy: writable float64 n*2,
+ *              z: writable float64 n, valid: writable uint8 n) -> (valid rows, rows with a z) | None
+ * Fills x, y, z (NaN for None / empty rows, z NaN for 2-D points) and valid (0 for None /
+ * empty). None as soon as an item is neither None nor exactly `point_type` holding a GEOS
+ * pointer (the caller then sends WKB instead).
  */
 static PyObject *point_coords(PyObject *self, PyObject *args) {
   PyObject *geoms, *ptype, *oh, *o_tid, *o_seq, *o_size, *o_xyz;
-  Py_buffer out, valid;
-  if (!PyArg_ParseTuple(args, "O!OOOOOOw*w*", &PyList_Type, &geoms, &ptype, &oh, &o_tid, &o_seq, &o_size, &o_xyz, &out, &valid))
+  Py_buffer bxy, bz, bvalid;
+  if (!PyArg_ParseTuple(args, "O!OOOOOOw*w*w*", &PyList_Type, &geoms, &ptype, &oh, &o_tid, &o_seq, &o_size, &o_xyz, &bxy, &bz, &bvalid))
     return NULL;
   PyObject *res = NULL;
   Py_ssize_t n = PyList_GET_SIZE(geoms);
@@ -85,33 +85,34 @@ static PyObject *point_coords(PyObject *self, PyObject *args) {
   if (!get_fn(oh, &h, "handle") || !get_fn(o_tid, &f_tid, "GEOSGeomTypeId_r") || !get_fn(o_seq, &f_seq, "GEOSGeom_getCoordSeq_r") ||
       !get_fn(o_size, &f_size, "GEOSCoordSeq_getSize_r") || !get_fn(o_xyz, &f_xyz, "GEOSCoordSeq_getXYZ_r"))
     goto done;
-  if (out.len < (Py_ssize_t)(n * 3 * sizeof(double)) || valid.len < n) {
+  if (bxy.len < (Py_ssize_t)(n * 2 * sizeof(double)) || bz.len < (Py_ssize_t)(n * sizeof(double)) || bvalid.len < n) {
     PyErr_SetString(PyExc_ValueError, "output buffers too small");
     goto done;
   }
-  double *xyz = (double *)out.buf;
-  uint8_t *ok = (uint8_t *)valid.buf;
-  long count = 0;
+  double *xy = (double *)bxy.buf, *zs = (double *)bz.buf;
+  uint8_t *ok = (uint8_t *)bvalid.buf;
+  Py_ssize_t count = 0, with_z = 0;
+  int mine = 1;
   for (Py_ssize_t i = 0; i < n; i++) {
     PyObject *g = PyList_GET_ITEM(geoms, i);
     ok[i] = 0;
-    xyz[3 * i] = xyz[3 * i + 1] = xyz[3 * i + 2] = Py_NAN;
+    xy[2 * i] = xy[2 * i + 1] = zs[i] = Py_NAN;
     if (g == Py_None) continue;
     if ((PyObject *)Py_TYPE(g) != ptype) {
-      count = -1;
+      mine = 0;
       break;
     }
     void *p = NULL;
     int r = geom_ptr(g, &p);
     if (r < 0) {
-      count = -1;
+      mine = 0;
       break;
     }
     if (r == 0) continue;
     int tid = ((typeid_fn)f_tid)(h, p);
     if (tid != 0) { /* shapely 1.8's empty Point() holds its shared empty collection */
       if (tid == -1) {
-        count = -1;
+        mine = 0;
         break;
       }
       continue;
@@ -121,16 +122,23 @@ static PyObject *point_coords(PyObject *self, PyObject *args) {
     if (!seq || !((getsize_fn)f_size)(h, seq, &size) || size < 1) continue; /* POINT EMPTY */
     double x, y, z;
     if (!((getxyz_fn)f_xyz)(h, seq, 0, &x, &y, &z)) continue;
-    xyz[3 * i] = x;
-    xyz[3 * i + 1] = y;
-    xyz[3 * i + 2] = z;
+    xy[2 * i] = x;
+    xy[2 * i + 1] = y;
+    zs[i] = z;
     ok[i] = 1;
     count++;
+    if (z == z) with_z++;
   }
-  res = PyLong_FromLong(count);
+  if (mine) {
+    res = Py_BuildValue("(nn)", count, with_z);
+  } else {
+    res = Py_None;
+    Py_INCREF(res);
+  }
 done:
-  PyBuffer_Release(&out);
-  PyBuffer_Release(&valid);
+  PyBuffer_Release(&bxy);
+  PyBuffer_Release(&bz);
+  PyBuffer_Release(&bvalid);
   return res;
 }
 

@@ -22,7 +22,7 @@ import sysconfig
 import tempfile
 import threading
 
-ABI = 2
+ABI = 3
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_accel.c")
 
 _module = None  # the loaded extension, once built and checked
@@ -142,13 +142,16 @@ def _self_check_geos(mod, geos):
     from shapely.geos import WKBWriter, lgeos
 
     pts = [Point(1.5, -2.25), None, Point(), Point(3, 4, 5), wkt.loads("POINT EMPTY")]
-    out = np.empty((len(pts), 3))
-    valid = np.empty(len(pts), dtype=np.uint8)
-    n = mod.point_coords(pts, Point, geos["handle"], geos["GEOSGeomTypeId_r"], geos["GEOSGeom_getCoordSeq_r"],
-                         geos["GEOSCoordSeq_getSize_r"], geos["GEOSCoordSeq_getXYZ_r"], out, valid)
-    if n != 2 or valid.tolist() != [1, 0, 0, 1, 0] or out[0, :2].tolist() != [1.5, -2.25] or out[3].tolist() != [3, 4, 5] \
-            or not np.isnan(out[0, 2]):
-        raise ImportError(f"point self-check failed: {n} {valid.tolist()} {out.tolist()}")
+    got = _points(mod, geos, pts)
+    ok = got is not None and got[0].shape == (5, 3) and got[1].tolist() == [True, False, False, True, False]
+    if ok:
+        xyz = got[0]
+        ok = xyz[0, :2].tolist() == [1.5, -2.25] and np.isnan(xyz[0, 2]) and xyz[3].tolist() == [3, 4, 5] \
+            and np.isnan(xyz[[1, 2, 4]]).all()
+    if not ok:
+        raise ImportError(f"point self-check failed: {got}")
+    if _points(mod, geos, [Point(1, 2), wkt.loads("LINESTRING (0 0, 1 1)")]) is not None:
+        raise ImportError("point self-check failed: a LineString was read as a point")
     geoms = [wkt.loads("LINESTRING (0 0, 1 1, 2 0)"), None, wkt.loads("POLYGON ((0 0, 1 0, 1 1, 0 0))"), Point(1, 2, 3)]
     offs, data = mod.wkb_column(geoms, BaseGeometry, geos["handle"], geos["writer"], geos["GEOSWKBWriter_write_r"], geos["GEOSFree_r"])
     w = WKBWriter(lgeos)
@@ -235,23 +238,38 @@ def _ready(geos=False):
     return _module
 
 
-def point_coords(geoms):
-    """(coords (n, 3) float64 with NaN z for 2-D points, valid bool) of an all-Point shapely 1.8
-    column, or None when the accelerator is not ready or the column is not all Points."""
-    m = _ready(geos=True)
-    if m is None:
-        return None
-    g = _geos
+def _points(mod, g, geoms):
     import numpy as np
     from shapely.geometry import Point
 
     n = len(geoms)
-    out = np.empty((n, 3), dtype="<f8")
+    xy = np.empty((n, 2), dtype="<f8")
+    z = np.empty(n, dtype="<f8")
     valid = np.empty(n, dtype=np.uint8)
-    if m.point_coords(list(geoms), Point, g["handle"], g["GEOSGeomTypeId_r"], g["GEOSGeom_getCoordSeq_r"],
-                      g["GEOSCoordSeq_getSize_r"], g["GEOSCoordSeq_getXYZ_r"], out, valid) < 0:
+    r = mod.point_coords(geoms, Point, g["handle"], g["GEOSGeomTypeId_r"], g["GEOSGeom_getCoordSeq_r"],
+                         g["GEOSCoordSeq_getSize_r"], g["GEOSCoordSeq_getXYZ_r"], xy, z, valid)
+    if r is None:
         return None
-    return out, valid.view(bool)
+    if r[1] == 0:  # no z anywhere: 2-D coordinates, already contiguous
+        return xy, valid.view(bool)
+    return np.ascontiguousarray(np.column_stack((xy, z)), dtype="<f8"), valid.view(bool)
+
+
+def point_coords(geoms):
+    """(coords (n, 2), or (n, 3) when any point has a z, float64 (NaN for null / empty rows and
+    for the z of 2-D points), valid bool) of an all-Point shapely 1.8 column, or None when the
+    accelerator is not ready or the column is not all Points."""
+    m = _ready(geos=True)
+    if m is None:
+        return None
+    return _points(m, _geos, _as_list(geoms))
+
+
+def _as_list(values):
+    if type(values) is list:
+        return values
+    tolist = getattr(values, "tolist", None)  # numpy object arrays: one C call, no per-item iteration
+    return tolist() if tolist is not None and getattr(values, "ndim", 1) == 1 else list(values)
 
 
 def wkb_column(geoms):
@@ -262,7 +280,7 @@ def wkb_column(geoms):
     g = _geos
     from shapely.geometry.base import BaseGeometry
 
-    return m.wkb_column(list(geoms), BaseGeometry, g["handle"], g["writer"], g["GEOSWKBWriter_write_r"], g["GEOSFree_r"])
+    return m.wkb_column(_as_list(geoms), BaseGeometry, g["handle"], g["writer"], g["GEOSWKBWriter_write_r"], g["GEOSFree_r"])
 
 
 def utf8_column(values):
@@ -270,4 +288,4 @@ def utf8_column(values):
     m = _ready()
     if m is None:
         return None
-    return m.utf8_column(values if type(values) is list else list(values))
+    return m.utf8_column(_as_list(values))
