@@ -190,20 +190,6 @@ _out = os.fdopen(_OUT_FD, "wb", buffering=1 << 16)
 _in = os.fdopen(_IN_FD, "rb", buffering=1 << 16)
 
 
-def _grow_pipe(fd, size=1 << 20):
-    """A 1 MiB pipe (Linux default 64 KiB; /proc/sys/fs/pipe-max-size allows 1 MiB unprivileged),
-    so a result frame of a few hundred KB is written in one go instead of 64 KiB at a time,
-    each waiting for Node to read the last. Best effort: anything else keeps the default."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
-    except Exception:  # noqa: BLE001 — not Linux, not a pipe, or over the limit
-        pass
-
-
-_grow_pipe(_OUT_FD)
-
 
 def _read_exact(n):
     data = _in.read(n)
