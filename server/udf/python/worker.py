@@ -190,7 +190,6 @@ _out = os.fdopen(_OUT_FD, "wb", buffering=1 << 16)
 _in = os.fdopen(_IN_FD, "rb", buffering=1 << 16)
 
 
-
 def _read_exact(n):
     data = _in.read(n)
     if data is None or len(data) < n:
