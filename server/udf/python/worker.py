@@ -977,21 +977,25 @@ def _point_coords(geoms):
         vp, dp = ctypes.c_void_p, ctypes.POINTER(ctypes.c_double)
         get_seq = ctypes.CFUNCTYPE(vp, vp, vp)(("GEOSGeom_getCoordSeq_r", lib))
         get_xyz = ctypes.CFUNCTYPE(ctypes.c_int, vp, vp, ctypes.c_uint, dp, dp, dp)(("GEOSCoordSeq_getXYZ_r", lib))
-        _xyz_reader = (get_seq, get_xyz, ctypes, lgeos)
+        get_size = ctypes.CFUNCTYPE(ctypes.c_int, vp, vp, ctypes.POINTER(ctypes.c_uint))(("GEOSCoordSeq_getSize_r", lib))
+        _xyz_reader = (get_seq, get_xyz, get_size, ctypes, lgeos)
     if _xyz_reader is False:
         return None
-    get_seq, get_xyz, ctypes, lgeos = _xyz_reader
+    get_seq, get_xyz, get_size, ctypes, lgeos = _xyz_reader
     handle = lgeos.geos_handle
     n = len(geoms)
     out = np.full((n, 3), np.nan)
     valid = np.zeros(n, dtype=bool)
     x, y, z = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
     bx, by, bz = ctypes.byref(x), ctypes.byref(y), ctypes.byref(z)
+    size = ctypes.c_uint()
+    bsize = ctypes.byref(size)
     for i, g in enumerate(geoms):
         if g is None:
             continue
         seq = get_seq(handle, g._geom)
-        if seq and get_xyz(handle, seq, 0, bx, by, bz):
+        # POINT EMPTY has a sequence of size 0: GEOS does not bounds-check getXYZ (a crash)
+        if seq and get_size(handle, seq, bsize) and size.value and get_xyz(handle, seq, 0, bx, by, bz):
             out[i, 0] = x.value
             out[i, 1] = y.value
             out[i, 2] = z.value

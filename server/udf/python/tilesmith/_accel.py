@@ -32,6 +32,7 @@ _path = None  # the built extension, once it exists
 _tried = False  # loading is attempted once per process…
 _tried_geos = False  # …and so is finding shapely's GEOS
 _thread = None
+used = {"points": 0, "wkb": 0, "strings": 0}  # columns encoded by the extension (tests, diagnostics)
 
 
 def status():
@@ -262,7 +263,10 @@ def point_coords(geoms):
     m = _ready(geos=True)
     if m is None:
         return None
-    return _points(m, _geos, _as_list(geoms))
+    r = _points(m, _geos, _as_list(geoms))
+    if r is not None:
+        used["points"] += 1
+    return r
 
 
 def _as_list(values):
@@ -280,7 +284,10 @@ def wkb_column(geoms):
     g = _geos
     from shapely.geometry.base import BaseGeometry
 
-    return m.wkb_column(_as_list(geoms), BaseGeometry, g["handle"], g["writer"], g["GEOSWKBWriter_write_r"], g["GEOSFree_r"])
+    r = m.wkb_column(_as_list(geoms), BaseGeometry, g["handle"], g["writer"], g["GEOSWKBWriter_write_r"], g["GEOSFree_r"])
+    if r is not None:
+        used["wkb"] += 1
+    return r
 
 
 def utf8_column(values):
@@ -288,4 +295,7 @@ def utf8_column(values):
     m = _ready()
     if m is None:
         return None
-    return m.utf8_column(_as_list(values))
+    r = m.utf8_column(_as_list(values))
+    if r is not None:
+        used["strings"] += 1
+    return r
