@@ -81,6 +81,15 @@ def udf(which: str = "points"):
             "mixed": ["x", 1, {"k": [1, 2]}],
             "allnull": pd.Series([None, None, None], dtype=object),
         })
+    if which == "owned":  # parts owned by a parent that is freed first (shapely's __del__ must leave them alone)
+        polys = [Polygon([(i, 0), (i + 1, 0), (i + 1, 1), (i, 0)]) for i in range(50)]
+        rings = [p.exterior for p in polys]
+        multi = MultiPolygon(polys[:3])
+        parts = list(multi.geoms)
+        del polys, multi
+        churn = [Point(i, i).buffer(1) for i in range(2000)]  # many geometries freed inside the call
+        del churn
+        return gpd.GeoDataFrame({"i": range(53)}, geometry=rings + parts, crs=4326)
     if which == "text_empty":
         return pd.DataFrame({"s": pd.Series([], dtype=object), "f": pd.Series([], dtype="float64")})
     raise ValueError(which)
@@ -95,10 +104,10 @@ def udf():
     from tilesmith import _accel
     _accel.wait(120)
     _accel._ready(geos=True)
-    return {"status": _accel.status(), "used": dict(_accel.used)}
+    return {"status": _accel.status(), "used": dict(_accel.used), "fastFree": _accel.fast_free}
 `;
 
-const CASES = ['points', 'points_missing', 'points_3d', 'points_many', 'mixed', 'all_none', 'empty', 'text', 'text_empty'];
+const CASES = ['points', 'points_missing', 'points_3d', 'points_many', 'mixed', 'owned', 'all_none', 'empty', 'text', 'text_empty'];
 
 function call(params: Record<string, unknown> = {}): UdfCall {
   return { bounds: [-10, -10, 10, 10], tile: { x: 0, y: 0, z: 0 }, tileSize: 256, params, signal: new AbortController().signal };
@@ -116,7 +125,7 @@ describe.skipIf(!!why)('Python result accelerator (shapely 1.8)', () => {
     expect(u.loadError, JSON.stringify(u.loadError)).toBeUndefined();
     return (await u.runtime!.run(call(params))).value;
   };
-  const status = (loader: UdfLoader) => run(loader, 'accel_status') as Promise<{ status: string; used: Record<string, number> }>;
+  const status = (loader: UdfLoader) => run(loader, 'accel_status') as Promise<{ status: string; used: Record<string, number>; fastFree: boolean }>;
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'tilesmith-accel-'));
@@ -135,8 +144,9 @@ describe.skipIf(!!why)('Python result accelerator (shapely 1.8)', () => {
   it('builds into the cache folder and loads once checked; TILESMITH_PY_ACCEL=0 turns it off', async () => {
     const s = await status(loaders.fast);
     expect(s.status).toMatch(/^ready \(_tilesmith_accel-[0-9a-f]{16}\..*\.so\)$/);
+    expect(s.fastFree).toBe(true); // shapely 1.8's __del__ runs in C in this worker
     expect(readdirSync(path.join(dir, 'cache-fast', 'accel')).filter((f) => f.endsWith('.so'))).toHaveLength(1);
-    expect((await status(loaders.pure)).status).toBe('not used: turned off (TILESMITH_PY_ACCEL=0)');
+    expect(await status(loaders.pure)).toMatchObject({ status: 'not used: turned off (TILESMITH_PY_ACCEL=0)', fastFree: false });
     expect(existsSync(path.join(dir, 'cache-pure', 'accel'))).toBe(false);
   });
 
@@ -172,6 +182,10 @@ describe.skipIf(!!why)('Python result accelerator (shapely 1.8)', () => {
       type: 'Polygon',
       coordinates: [[[0, 0], [4, 0], [4, 4], [0, 0]], [[1, 0.5], [2, 0.5], [2, 1.5], [1, 0.5]]],
     });
+    const owned = (await run(loaders.fast, 'shapes', { which: 'owned' })) as FeatureCollection;
+    expect(owned.features).toHaveLength(53);
+    expect(owned.features[0].geometry).toEqual({ type: 'LineString', coordinates: [[0, 0], [1, 0], [1, 1], [0, 0]] });
+    expect(owned.features[52].geometry).toEqual({ type: 'Polygon', coordinates: [[[2, 0], [3, 0], [3, 1], [2, 0]]] });
     expect(mixed.features[4].geometry).toEqual({
       type: 'GeometryCollection',
       geometries: [{ type: 'Point', coordinates: [1, 2] }, { type: 'LineString', coordinates: [[0, 0, 1], [1, 1, 2]] }],

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ACCEL_ABI 3
+#define ACCEL_ABI 4
 
 typedef int (*typeid_fn)(void *, const void *);
 typedef const void *(*getseq_fn)(void *, const void *);
@@ -25,8 +25,12 @@ typedef int (*getsize_fn)(void *, const void *, unsigned int *);
 typedef int (*getxyz_fn)(void *, const void *, unsigned int, double *, double *, double *);
 typedef unsigned char *(*wkbwrite_fn)(void *, void *, const void *, size_t *);
 typedef void (*geosfree_fn)(void *, void *);
+typedef void (*destroy_fn)(void *, void *);
 
 static PyObject *GEOM_ATTR; /* "__geom__": the GEOS pointer (int) of a shapely 1.8 geometry */
+static PyObject *OWNED_ATTR, *EMPTY_FLAG_ATTR, *PARENT_ATTR;
+/* set_destroy(): shapely's GEOS handle, GEOSGeom_destroy_r and its shared EMPTY geometry */
+static void *D_handle, *D_destroy, *D_empty;
 
 /* The GEOS pointer of a shapely 1.8 geometry: 1 and *out set, 0 for a null one (None / 0),
  * -1 (no exception set) when the attribute is not what shapely 1.8 stores. */
@@ -267,7 +271,50 @@ static PyObject *utf8_column(PyObject *self, PyObject *args) {
   return Py_BuildValue("(NNn)", offsets, bytes, nulls);
 }
 
+/*
+ * set_destroy(handle, GEOSGeom_destroy_r, EMPTY) -> None: what free_geometry() needs.
+ */
+static PyObject *set_destroy(PyObject *self, PyObject *args) {
+  PyObject *oh, *of, *oe;
+  if (!PyArg_ParseTuple(args, "OOO", &oh, &of, &oe)) return NULL;
+  void *h, *f, *e;
+  if (!get_fn(oh, &h, "handle") || !get_fn(of, &f, "GEOSGeom_destroy_r") || !get_fn(oe, &e, "EMPTY")) return NULL;
+  D_handle = h;
+  D_destroy = f;
+  D_empty = e;
+  Py_RETURN_NONE;
+}
+
+/*
+ * free_geometry(g) -> None: shapely 1.8's BaseGeometry.__del__ in C. Same steps:
+ *   if not g._other_owned and g.__geom__ and g.__geom__ != EMPTY: GEOSGeom_destroy(g.__geom__)
+ *   g._is_empty = True; g.__geom__ = None; g.__p__ = None
+ * The attributes are set with object.__setattr__ (shapely's own __setattr__ only adds a
+ * deprecation check for attributes that do not exist; these do). Never raises: like any
+ * __del__, an error could only be printed.
+ */
+static PyObject *free_geometry(PyObject *self, PyObject *g) {
+  if (!D_destroy) Py_RETURN_NONE;
+  PyObject *et, *ev, *etb; /* an exception being handled by the caller survives a __del__ */
+  PyErr_Fetch(&et, &ev, &etb);
+  PyObject *owned = PyObject_GetAttr(g, OWNED_ATTR);
+  int other = owned ? PyObject_IsTrue(owned) : 1; /* unknown: leave the GEOS object alone */
+  Py_XDECREF(owned);
+  if (other != 0) PyErr_Clear();
+  if (other == 0) {
+    void *p = NULL;
+    if (geom_ptr(g, &p) > 0 && p != D_empty) ((destroy_fn)D_destroy)(D_handle, p);
+  }
+  if (PyObject_GenericSetAttr(g, EMPTY_FLAG_ATTR, Py_True) < 0 || PyObject_GenericSetAttr(g, GEOM_ATTR, Py_None) < 0 ||
+      PyObject_GenericSetAttr(g, PARENT_ATTR, Py_None) < 0)
+    PyErr_Clear();
+  PyErr_Restore(et, ev, etb);
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"set_destroy", set_destroy, METH_VARARGS, "GEOS handle, GEOSGeom_destroy_r and EMPTY for free_geometry"},
+    {"free_geometry", free_geometry, METH_O, "shapely 1.8's BaseGeometry.__del__, in C"},
     {"point_coords", point_coords, METH_VARARGS, "x, y, z of an all-Point shapely 1.8 column in one C loop"},
     {"wkb_column", wkb_column, METH_VARARGS, "WKB of a shapely 1.8 geometry column through shapely's writer"},
     {"utf8_column", utf8_column, METH_VARARGS, "offsets + UTF-8 bytes of a list of str / None"},
@@ -278,7 +325,10 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_tilesmith_accel", N
 
 PyMODINIT_FUNC PyInit__tilesmith_accel(void) {
   GEOM_ATTR = PyUnicode_InternFromString("__geom__");
-  if (!GEOM_ATTR) return NULL;
+  OWNED_ATTR = PyUnicode_InternFromString("_other_owned");
+  EMPTY_FLAG_ATTR = PyUnicode_InternFromString("_is_empty");
+  PARENT_ATTR = PyUnicode_InternFromString("__p__");
+  if (!GEOM_ATTR || !OWNED_ATTR || !EMPTY_FLAG_ATTR || !PARENT_ATTR) return NULL;
   PyObject *m = PyModule_Create(&module);
   if (m && PyModule_AddIntConstant(m, "ABI", ACCEL_ABI) < 0) {
     Py_DECREF(m);

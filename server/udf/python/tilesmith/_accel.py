@@ -22,7 +22,7 @@ import sysconfig
 import tempfile
 import threading
 
-ABI = 3
+ABI = 4
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_accel.c")
 
 _module = None  # the loaded extension, once built and checked
@@ -109,7 +109,7 @@ def _geos_addresses():
     from shapely.geos import WKBWriter, lgeos
 
     lib = lgeos._lgeos
-    names = ("GEOSGeomTypeId_r", "GEOSGeom_getCoordSeq_r", "GEOSCoordSeq_getSize_r", "GEOSCoordSeq_getXYZ_r",
+    names = ("GEOSGeomTypeId_r", "GEOSGeom_getCoordSeq_r", "GEOSGeom_destroy_r", "GEOSCoordSeq_getSize_r", "GEOSCoordSeq_getXYZ_r",
              "GEOSWKBWriter_write_r", "GEOSFree_r")
     addr = {}
     for n in names:
@@ -236,7 +236,48 @@ def _ready(geos=False):
             _status = f"ready for strings; geometries not: {type(e).__name__}: {e}"
             return None
         _geos = g
+        _install_fast_free(_module, g)
     return _module
+
+
+# shapely 1.8.x's BaseGeometry.__del__ and _empty, by the names their code uses: the C version
+# replaces them only when they are exactly these.
+_DEL_NAMES = ("_empty", "__p__")
+_EMPTY_NAMES = ("_other_owned", "__geom__", "EMPTY", "_lgeos", "GEOSGeom_destroy", "AttributeError", "TypeError", "log",
+                "exception", "_is_empty")
+fast_free = False  # whether shapely's __del__ runs in C in this process
+
+
+def _install_fast_free(mod, geos):
+    """Freeing a shapely 1.8 geometry runs Python code (``__del__`` → ``_empty``, and three
+    attribute writes through shapely's own ``__setattr__``): ~1.4 µs each, 14 ms for the 10,000
+    points of a result. The same steps in C cost ~0.3 µs. Installed in the worker process only,
+    only over the exact shapely 1.8 code it mirrors, and only after a check on real geometries."""
+    global fast_free, _status
+    try:
+        from shapely.geometry import Polygon
+        from shapely.geometry.base import EMPTY, BaseGeometry
+
+        if BaseGeometry.__del__.__code__.co_names != _DEL_NAMES or BaseGeometry._empty.__code__.co_names != _EMPTY_NAMES:
+            _status += "; shapely's __del__ is not the one the C version mirrors (kept)"
+            return
+        mod.set_destroy(geos["handle"], geos["GEOSGeom_destroy_r"], EMPTY)
+        poly = Polygon([(0, 0), (2, 0), (2, 2), (0, 0)])
+        ring = poly.exterior  # owned by poly: freeing the ring must leave poly's GEOS object alone
+        mod.free_geometry(ring)
+        if poly.area != 2.0 or ring.__dict__.get("__geom__", 0) is not None or ring.__dict__.get("_is_empty") is not True:
+            raise ImportError("free self-check failed")
+        mod.free_geometry(poly)
+        if poly.__dict__.get("__geom__", 0) is not None or poly.__dict__.get("__p__", 0) is not None:
+            raise ImportError("free self-check failed")
+
+        def __del__(self, _free=mod.free_geometry):  # noqa: N807 — shapely 1.8's, in C (see _accel.c free_geometry)
+            _free(self)
+
+        BaseGeometry.__del__ = __del__
+        fast_free = True
+    except Exception as e:  # noqa: BLE001
+        _status += f"; shapely's __del__ kept ({type(e).__name__}: {e})"
 
 
 def _points(mod, g, geoms):
