@@ -165,7 +165,7 @@ static PyObject *wkb_column(PyObject *self, PyObject *args) {
   PyObject *offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
   if (!offsets) return NULL;
   uint32_t *offs = (uint32_t *)PyBytes_AS_STRING(offsets);
-  size_t cap = 64 * (size_t)n + 64, len = 0;
+  size_t cap = 21 * (size_t)n + 1024, len = 0; /* a 2-D point is 21 bytes; grows by doubling */
   char *data = PyMem_Malloc(cap);
   if (!data) {
     Py_DECREF(offsets);

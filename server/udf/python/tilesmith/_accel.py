@@ -271,8 +271,11 @@ def _install_fast_free(mod, geos):
         if poly.__dict__.get("__geom__", 0) is not None or poly.__dict__.get("__p__", 0) is not None:
             raise ImportError("free self-check failed")
 
-        def __del__(self, _free=mod.free_geometry):  # noqa: N807 — shapely 1.8's, in C (see _accel.c free_geometry)
-            _free(self)
+        def __del__(self, _free=mod.free_geometry, _empty=BaseGeometry._empty, _python=BaseGeometry.__del__):  # noqa: N807
+            if type(self)._empty is _empty:  # shapely's own steps: in C (see _accel.c free_geometry)
+                _free(self)
+            else:  # a subclass with its own _empty keeps it
+                _python(self)
 
         BaseGeometry.__del__ = __del__
         fast_free = True
