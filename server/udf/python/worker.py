@@ -36,6 +36,7 @@ if MEMORY_MB > 0:
         print(f"tilesmith worker: could not set the memory limit: {e}", file=sys.stderr)
 
 import io  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
@@ -127,6 +128,29 @@ def _setup_parent_death():
 
 
 _setup_parent_death()
+
+
+def _tune_malloc():
+    """Large numpy arrays (a 256×256 float32 raster is 256 KiB) are above glibc's initial
+    mmap threshold (128 KiB): each one is a fresh mmap whose pages fault in and are unmapped
+    on free, ~0.4 ms for a small raster UDF. glibc raises the threshold by itself only after
+    it has freed a larger mapped block, so a worker's speed depended on what it happened to
+    run before (measured: the same raster UDF 0.55 ms in a fresh worker, 0.15 ms after a
+    GeoDataFrame). Set here from the start to the values glibc's own adjustment ends at (its
+    ceiling: 32 MiB on 64-bit, trim at twice that): blocks under 32 MiB come from the heap and
+    are reused; free memory at the heap's top goes back to the system above 64 MiB."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
+    except Exception:  # noqa: BLE001 — not glibc: its defaults stay
+        pass
+
+
+_tune_malloc()
 
 # Loaded once per process: UDF calls never pay these imports.
 import numpy as np  # noqa: E402
@@ -659,6 +683,7 @@ def _report(update):
 
 _set_reporter(_report)
 from tilesmith._results import Html as _Html, UnsupportedResult as _UnsupportedResult, adapt as _adapt_result  # noqa: E402
+from tilesmith import _accel  # noqa: E402 — compiled fast paths of the encoder (optional)
 
 
 _SUPPORTED = ("GeoDataFrame, GeoSeries, shapely geometry, DataFrame, Series, numpy array (2-D, or 3-D bands-first "
@@ -806,9 +831,32 @@ def _encode_column(name, s, bufs):
     """One column as raw little-endian buffers; see protocol.ts for the layout."""
     col = {"name": str(name)}
     dt = s.dtype
+    kind = getattr(dt, "kind", "O")
+    if kind == "O":  # str columns (the common case) in one C pass when the accelerator is built
+        values = s.to_list()
+        fast = _accel.utf8_column(values)
+        if fast is not None:
+            offsets, data, nulls = fast
+            col["type"] = "str"
+            bufs.append(offsets)
+            col["offsets"] = len(bufs) - 1
+            bufs.append(data)
+            col["data"] = len(bufs) - 1
+            if nulls:
+                bufs.append(np.fromiter((v is not None for v in values), dtype=np.uint8, count=len(values)))
+                col["valid"] = len(bufs) - 1
+            return col
+    if isinstance(dt, np.dtype) and kind in "iuf":  # plain numpy numbers: no mask to compute
+        if kind == "f":  # NaN is null (Node decodes NaN floats as null)
+            col["type"] = "float"
+            bufs.append(s.to_numpy(dtype="<f8"))
+        else:
+            col["type"] = "int"
+            bufs.append(s.to_numpy(dtype="<i8"))
+        col["data"] = len(bufs) - 1
+        return col
     isna = s.isna().to_numpy()
     has_null = bool(isna.any())
-    kind = getattr(dt, "kind", "O")
     if kind == "b" or str(dt) == "boolean":
         col["type"] = "bool"
         bufs.append(s.to_numpy(dtype=np.uint8, na_value=0) if has_null else s.to_numpy(dtype=np.uint8))
@@ -821,14 +869,15 @@ def _encode_column(name, s, bufs):
     else:
         if kind == "M":
             values = [None if n else v.isoformat() for v, n in zip(s, isna)]
-        else:
+        elif kind != "O":
             values = s.to_list()
-        if all(v is None or isinstance(v, str) for v in values) or kind == "M":
+        if kind == "M" or (not has_null and _infer_dtype(values, skipna=False) == "string") \
+                or all(v is None or isinstance(v, str) for v in values):
             col["type"] = "str"
         else:
             col["type"] = "json"
             values = [None if n else json.dumps(_clean_floats(v), default=_json_default) for v, n in zip(values, isna)]
-        _append_strings(values, isna, bufs)
+        _append_strings(values, isna if has_null else None, bufs)
         col["offsets"] = len(bufs) - 2
     col["data"] = len(bufs) - 1
     if has_null:
@@ -837,7 +886,27 @@ def _encode_column(name, s, bufs):
     return col
 
 
+def _infer_dtype(values, skipna):
+    from pandas.api.types import infer_dtype
+
+    return infer_dtype(values, skipna=skipna)
+
+
 def _append_strings(values, isna, bufs):
+    """Offsets and UTF-8 bytes of a column of str (or bytes, WKB); `isna` (or None: no nulls)
+    marks the rows sent as empty slices."""
+    if isna is None and type(values) is list and _infer_dtype(values, skipna=False) == "string":
+        # All str, no nulls: one C-level join and encode; per-row work only for non-ASCII text.
+        joined = "".join(values)
+        data = joined.encode("utf-8", "surrogatepass")
+        if len(data) == len(joined):  # ASCII: byte lengths are character lengths
+            offsets = np.zeros(len(values) + 1, dtype="<u4")
+            np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=offsets[1:])
+            bufs.append(offsets)
+            bufs.append(data)
+            return
+    if isna is None:
+        isna = itertools.repeat(False)
     enc = [b"" if n or v is None else v if isinstance(v, bytes) else str(v).encode("utf-8") for v, n in zip(values, isna)]
     offsets = np.zeros(len(enc) + 1, dtype="<u4")
     if enc:
@@ -910,6 +979,9 @@ def _point_coords(geoms):
 
     if hasattr(shapely, "to_wkb") or len(geoms) == 0:
         return None
+    fast = _accel.point_coords(geoms)  # the same GEOS calls in one C loop, when built
+    if fast is not None:
+        return fast
     from shapely.geometry import Point
 
     kinds = set(map(type, geoms))
@@ -928,33 +1000,56 @@ def _point_coords(geoms):
         vp, dp = ctypes.c_void_p, ctypes.POINTER(ctypes.c_double)
         get_seq = ctypes.CFUNCTYPE(vp, vp, vp)(("GEOSGeom_getCoordSeq_r", lib))
         get_xyz = ctypes.CFUNCTYPE(ctypes.c_int, vp, vp, ctypes.c_uint, dp, dp, dp)(("GEOSCoordSeq_getXYZ_r", lib))
-        _xyz_reader = (get_seq, get_xyz, ctypes, lgeos)
+        get_size = ctypes.CFUNCTYPE(ctypes.c_int, vp, vp, ctypes.POINTER(ctypes.c_uint))(("GEOSCoordSeq_getSize_r", lib))
+        _xyz_reader = (get_seq, get_xyz, get_size, ctypes, lgeos)
     if _xyz_reader is False:
         return None
-    get_seq, get_xyz, ctypes, lgeos = _xyz_reader
+    get_seq, get_xyz, get_size, ctypes, lgeos = _xyz_reader
     handle = lgeos.geos_handle
     n = len(geoms)
     out = np.full((n, 3), np.nan)
     valid = np.zeros(n, dtype=bool)
     x, y, z = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
     bx, by, bz = ctypes.byref(x), ctypes.byref(y), ctypes.byref(z)
+    size = ctypes.c_uint()
+    bsize = ctypes.byref(size)
     for i, g in enumerate(geoms):
         if g is None:
             continue
         seq = get_seq(handle, g._geom)
-        if seq and get_xyz(handle, seq, 0, bx, by, bz):
+        # POINT EMPTY has a sequence of size 0: GEOS does not bounds-check getXYZ (a crash)
+        if seq and get_size(handle, seq, bsize) and size.value and get_xyz(handle, seq, 0, bx, by, bz):
             out[i, 0] = x.value
             out[i, 1] = y.value
             out[i, 2] = z.value
             valid[i] = True
+    return _drop_nan_z(out, valid)
+
+
+def _drop_nan_z(out, valid):
+    """2-D coordinates when no valid point has a z."""
     if np.isnan(out[valid, 2]).all():
         out = out[:, :2]
     return np.ascontiguousarray(out, dtype="<f8"), valid
 
 
+_epsg_of = {}  # CRS user input (e.g. "EPSG:4326") -> its EPSG code: pyproj's lookup costs ~0.1 ms
+
+
+def _epsg(crs):
+    key = getattr(crs, "srs", None)
+    if not isinstance(key, str) or not key:
+        return crs.to_epsg()
+    if key not in _epsg_of:
+        if len(_epsg_of) > 256:
+            _epsg_of.clear()
+        _epsg_of[key] = crs.to_epsg()
+    return _epsg_of[key]
+
+
 def _encode_gdf(gdf, bufs):
     crs = gdf.crs
-    if crs is not None and crs.to_epsg() != 4326:
+    if crs is not None and _epsg(crs) != 4326:
         gdf = gdf.to_crs(4326)
     geom_name = gdf.geometry.name
     if gdf.index.name is not None:
@@ -979,9 +1074,13 @@ def _encode_gdf(gdf, bufs):
             bufs.append(valid.astype(np.uint8))
             g["valid"] = len(bufs) - 1
         return {"t": "features", "rows": int(len(gdf)), "columns": cols, "geometry": g}
-    wkb = _to_wkb(geoms)
-    isna = np.fromiter((w is None for w in wkb), dtype=bool, count=len(wkb))
-    _append_strings(wkb, isna, bufs)
+    fast = _accel.wkb_column(geoms) if len(geoms) and not hasattr(sys.modules.get("shapely"), "to_wkb") else None
+    if fast is not None:  # shapely 1.8: its WKB writer called in one C loop
+        bufs.extend(fast)
+    else:
+        wkb = _to_wkb(geoms)
+        isna = np.fromiter((w is None for w in wkb), dtype=bool, count=len(wkb))
+        _append_strings(wkb, isna, bufs)
     g = {"offsets": len(bufs) - 2, "data": len(bufs) - 1}
     return {"t": "features", "rows": int(len(gdf)), "columns": cols, "geometry": g}
 
@@ -1047,6 +1146,7 @@ def handle_call(h):
 
 
 def _handle_call(h, rid):
+    global _freed_ms
     try:
         u = _ensure_loaded(h["udf"])
         _activate(u)
@@ -1081,17 +1181,33 @@ def _handle_call(h, rid):
             _all_local_names.update(u.local)
     t2 = time.perf_counter()
     logs = _capture.drain()
+    timings = {"udf": (t1 - t0) * 1000, "encode": (t2 - t1) * 1000}
+    if _freed_ms is not None:
+        timings["freedBefore"] = _freed_ms
+        _freed_ms = None
     try:
-        frame = pack(b"R", {"id": rid, "logs": logs, "result": desc,
-                            "timings": {"udf": (t1 - t0) * 1000, "encode": (t2 - t1) * 1000}}, bufs)
+        frame = pack(b"R", {"id": rid, "logs": logs, "result": desc, "timings": timings}, bufs)
     except Exception as e:  # noqa: BLE001 — e.g. a value json cannot encode deep inside a dict
         _error(rid, "unsupported", Unsupported(f"the UDF's result could not be sent: {type(e).__name__}: {e}; "
                                                f"supported return types: {_SUPPORTED}"), logs)
         return
     _write_frame(frame)
+    # The reply is out: free the result now (with shapely 1.8, every geometry is a Python
+    # object whose __del__ destroys its GEOS copy, ~1 µs each) and time it, so the cost of the
+    # UDF's objects is reported on its own (the next result's timings.freedBefore) rather than
+    # showing up, unexplained, as latency of whichever call comes next.
+    t3 = time.perf_counter()
+    del value, desc, bufs, frame, kwargs
+    _freed_ms = (time.perf_counter() - t3) * 1000
+
+
+_freed_ms = None  # time spent freeing the previous call's result after its reply
 
 
 def main():
+    cache_dir = os.environ.get("TILESMITH_CACHE_DIR")
+    if cache_dir:
+        _accel.start(cache_dir)  # compiles in the background the first time; pure Python until then
     try:
         import pyarrow  # noqa: F401
         has_arrow = True
