@@ -3,16 +3,21 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { crc32, crc32Combine, crc32Js, rememberCrc32 } from './crc32.ts';
 import { createDiskCache, decodeEntry, diskCachePath, encodeEntry, type DiskCache, type DiskCacheOptions } from './disk.ts';
 import { makeEntry, text } from './test-helpers.ts';
+import { createThreadDiskWriter, type ThreadDiskWriter } from '../node/disk-writer.ts';
 
 const dirs: string[] = [];
 const caches: DiskCache[] = [];
+/** The writer the current block's caches use (undefined: the cache's own, in this thread). */
+let writer: ThreadDiskWriter | undefined;
 afterEach(async () => {
   vi.restoreAllMocks();
   await Promise.all(caches.splice(0).map((c) => c.close()));
+  await writer?.close();
+  writer = undefined;
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
@@ -23,10 +28,20 @@ async function tempDir(): Promise<string> {
 }
 
 function open(opts: DiskCacheOptions): DiskCache {
-  const cache = createDiskCache(opts);
+  const cache = createDiskCache(withWriter(opts));
   caches.push(cache);
   return cache;
 }
+
+function withWriter(opts: DiskCacheOptions): DiskCacheOptions {
+  return writer ? { ...opts, writer } : opts;
+}
+
+/** Each block below runs with files written in this thread and by the Node server's writer thread. */
+const WRITERS: [string, () => ThreadDiskWriter | undefined][] = [
+  ['written in this thread', () => undefined],
+  ['written by a writer thread', () => createThreadDiskWriter()],
+];
 
 /** Every file under `dir`, relative to it. */
 async function listFiles(dir: string): Promise<string[]> {
@@ -34,7 +49,11 @@ async function listFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name)));
 }
 
-describe('createDiskCache', () => {
+describe.each(WRITERS)('createDiskCache, files %s', (_name, makeWriter) => {
+  beforeEach(() => {
+    writer = makeWriter();
+  });
+
   it('round-trips every field through a sharded file', async () => {
     const dir = await tempDir();
     const cache = open({ dir });
@@ -56,7 +75,7 @@ describe('createDiskCache', () => {
 
   it('serves entries written by an earlier instance (restart)', async () => {
     const dir = await tempDir();
-    const first = createDiskCache({ dir });
+    const first = createDiskCache(withWriter({ dir }));
     const entry = makeEntry('survivor', 500, { timings: { udf: 1 } });
     await first.set('k', entry);
     await first.close();
@@ -119,7 +138,7 @@ describe('createDiskCache', () => {
         'another key in the header (valid checksum)',
         async (path, dir) => {
           // A well-formed file for key 'other', placed where 'k' lives: what a hash collision looks like.
-          const other = createDiskCache({ dir });
+          const other = createDiskCache(withWriter({ dir }));
           await other.set('other', makeEntry('imposter'));
           await other.close();
           await writeFile(path, await readFile(diskCachePath(dir, 'other')));
@@ -186,7 +205,7 @@ describe('createDiskCache', () => {
 
   it('rebuilds LRU order from mtimes on restart and enforces a smaller cap', async () => {
     const dir = await tempDir();
-    const first = createDiskCache({ dir });
+    const first = createDiskCache(withWriter({ dir }));
     for (const k of ['a', 'b', 'c', 'd']) await first.set(k, makeEntry(k, 10_000));
     await first.close();
     // Last access: c oldest, then a, then d, then b.
@@ -204,7 +223,7 @@ describe('createDiskCache', () => {
 
   it('persists recency: a hit touches the file so the next scan keeps it', async () => {
     const dir = await tempDir();
-    const first = createDiskCache({ dir });
+    const first = createDiskCache(withWriter({ dir }));
     for (const k of ['a', 'b']) await first.set(k, makeEntry(k, 10_000));
     await Promise.all(['a', 'b'].map((k, i) => utimes(diskCachePath(dir, k), 1_000_000 + i, 1_000_000 + i)));
     await first.get('a'); // a was the oldest; now the newest
@@ -217,7 +236,7 @@ describe('createDiskCache', () => {
 
   it('serves reads before the startup scan finishes', async () => {
     const dir = await tempDir();
-    const first = createDiskCache({ dir });
+    const first = createDiskCache(withWriter({ dir }));
     await first.set('k', makeEntry('early'));
     await first.close();
     const second = open({ dir });
@@ -227,7 +246,7 @@ describe('createDiskCache', () => {
 
   it('cleans temp files left by a crashed process at scan, and ignores foreign files', async () => {
     const dir = await tempDir();
-    const first = createDiskCache({ dir });
+    const first = createDiskCache(withWriter({ dir }));
     await first.set('k', makeEntry('kept'));
     await first.close();
     const shard = dirname(diskCachePath(dir, 'k'));
@@ -299,7 +318,11 @@ describe('crc32Combine and remembered body CRCs', () => {
   });
 });
 
-describe('disk cache folders', () => {
+describe.each(WRITERS)('disk cache folders, files %s', (_name, makeWriter) => {
+  beforeEach(() => {
+    writer = makeWriter();
+  });
+
   it('writes again after its folders were removed behind its back', async () => {
     const dir = await tempDir();
     const cache = open({ dir });
@@ -309,5 +332,47 @@ describe('disk cache folders', () => {
     await cache.set('b', makeEntry('three'));
     expect(text((await cache.get('a'))!.body)).toBe('two');
     expect(text((await cache.get('b'))!.body)).toBe('three');
+  });
+});
+
+describe('the writer thread', () => {
+  it('reports a failed write with its system error, stores nothing and leaves no temp file', async () => {
+    const dir = await tempDir();
+    writer = createThreadDiskWriter();
+    const errors: { code?: string; op: string }[] = [];
+    const cache = open({ dir, onError: (error, { op }) => errors.push({ code: (error as NodeJS.ErrnoException).code, op }) });
+    // The entry's shard folder exists as a file: the thread cannot create its temp file there.
+    const path = diskCachePath(dir, 'k');
+    await mkdir(dirname(dirname(path)), { recursive: true });
+    await writeFile(dirname(path), 'not a folder');
+    await cache.set('k', makeEntry('v'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.op).toBe('write');
+    expect(['EEXIST', 'ENOTDIR']).toContain(errors[0]!.code); // mkdir -p over a file, or open under it
+    expect(await cache.get('k')).toBeUndefined();
+    expect(cache.stats().entries).toBe(0);
+    expect((await listFiles(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    await cache.set('other', makeEntry('fine'));
+    expect(text((await cache.get('other'))!.body)).toBe('fine');
+  });
+
+  it('fails the writes waiting for a thread that died, and starts a new one for the next write', async () => {
+    const dir = await tempDir();
+    writer = createThreadDiskWriter();
+    const errors: string[] = [];
+    const cache = open({ dir, onError: (error) => errors.push((error as Error).message) });
+    await cache.set('a', makeEntry('one'));
+    // The thread is the only one this writer started: stop it from outside while writes wait.
+    const { Worker } = await import('node:worker_threads');
+    const terminate = vi.spyOn(Worker.prototype, 'postMessage').mockImplementationOnce(function (this: InstanceType<typeof Worker>) {
+      void this.terminate();
+    });
+    await cache.set('b', makeEntry('two'));
+    terminate.mockRestore();
+    expect(errors.some((m) => /disk writer thread exited/.test(m))).toBe(true);
+    expect(await cache.get('b')).toBeUndefined();
+    await cache.set('c', makeEntry('three'));
+    expect(text((await cache.get('c'))!.body)).toBe('three');
+    expect(text((await cache.get('a'))!.body)).toBe('one');
   });
 });

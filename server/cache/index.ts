@@ -1,12 +1,12 @@
 import type { ResultCache } from '../types.ts';
-import { createDiskCache } from './disk.ts';
+import { createDiskCache, type DiskWriter } from './disk.ts';
 import { createMemoryCache } from './memory.ts';
 import { createRedisTier, withSharedCompute } from './redis.ts';
 import { createTieredCache } from './tiered.ts';
 
 export { cacheKey, etagFor, type CacheKeyParts } from './key.ts';
 export { createMemoryCache, type MemoryCacheOptions } from './memory.ts';
-export { createDiskCache, diskCachePath, type DiskCache, type DiskCacheOptions, type DiskCacheOp } from './disk.ts';
+export { createDiskCache, diskCachePath, type DiskCache, type DiskCacheOptions, type DiskCacheOp, type DiskWriter } from './disk.ts';
 export { createTieredCache, type TieredCache } from './tiered.ts';
 export { createRedisTier, withSharedCompute, type RedisTier, type RedisTierOptions, type SharedCacheOptions, type SharedCache } from './redis.ts';
 export { withSingleFlight, type CacheStorage } from './single-flight.ts';
@@ -21,6 +21,8 @@ export interface DefaultCacheOptions {
   diskBytes?: number;
   /** Keep results on disk across restarts. @default true */
   disk?: boolean;
+  /** Who writes the disk tier's files (see `DiskCacheOptions.writer`). @default this thread */
+  diskWriter?: DiskWriter;
   /** Disk I/O failures (reported once per kind). @default console.warn */
   onError?: (error: unknown, info: { op: string; path: string }) => void;
   /** Redis URL: adds a tier shared by every instance (between memory and disk) and compute-once across them. */
@@ -45,7 +47,7 @@ export interface DefaultCacheOptions {
  */
 export function createDefaultCache(opts: DefaultCacheOptions = {}): ResultCache {
   const memory = createMemoryCache({ maxBytes: opts.memoryBytes });
-  const disk = opts.disk === false ? undefined : createDiskCache({ dir: opts.dir, maxBytes: opts.diskBytes, onError: opts.onError });
+  const disk = opts.disk === false ? undefined : createDiskCache({ dir: opts.dir, maxBytes: opts.diskBytes, onError: opts.onError, writer: opts.diskWriter });
   if (!opts.redis) return disk ? createTieredCache([memory, disk]) : memory;
   const redis = createRedisTier({ url: opts.redis, prefix: opts.redisPrefix, lockTtlMs: opts.redisLockTtlMs, log: opts.log });
   const tiered = createTieredCache(disk ? [memory, redis, disk] : [memory, redis]);

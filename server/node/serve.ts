@@ -12,6 +12,7 @@ import { createApp, type AppHelpers, type TilesmithApp } from '../app.ts';
 import { createAdmission } from '../compute/admission.ts';
 import { ComputePool } from './compute-pool.ts';
 import { createDefaultCache } from '../cache/index.ts';
+import { createThreadDiskWriter } from './disk-writer.ts';
 import { createDefaultEncoderRegistry } from '../encoders/index.ts';
 import { parseDuration } from '../params/duration.ts';
 import { createRegistry, type UdfRegistry } from '../udf/registry.ts';
@@ -221,9 +222,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       log(`tilesmith: not watching ${envDir}: ${(err as Error).message}`);
     }
   }
+  // Disk writes leave the main thread (see disk-writer.ts).
+  const diskWriter = options.diskCache === false ? undefined : createThreadDiskWriter();
   const cache = createDefaultCache({
     dir: resolve(cacheDir, 'results'),
     disk: options.diskCache ?? true,
+    diskWriter,
     memoryBytes: options.memoryCacheBytes,
     diskBytes: createPythonLoader ? Math.max(diskTotal - pyCacheBytes, 0) : diskTotal,
     redis: options.redis,
@@ -327,6 +331,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await registry.close();
         await pool?.close();
         await cache.close?.();
+        await diskWriter?.close();
       })();
       return closed;
     },
