@@ -5,6 +5,7 @@
  * request asks for a tile nobody asked for before (a real miss, not `cache=false`, which goes
  * through the small cap for client-forced recomputation).
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { BENCH_TILE } from './fixtures.ts';
@@ -72,6 +73,33 @@ class ColdLoad {
   }
 }
 
+/**
+ * How long a thread has run and waited, ready, for a core (ns; Linux `/proc/…/schedstat`), or
+ * undefined where that is not available.
+ */
+function schedstat(pid: number, tid: number): [run: number, wait: number] | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+    return Number.isFinite(run) && Number.isFinite(wait) ? [run!, wait!] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Share of a window (%) the server's main thread and this (the hit client's) thread spent waiting for a core. */
+async function measuringWaits<T>(serverPid: number, into: { server: number[]; client: number[] }, work: () => Promise<T>): Promise<T> {
+  const s0 = schedstat(serverPid, serverPid);
+  const c0 = schedstat(process.pid, process.pid);
+  const t0 = performance.now();
+  const out = await work();
+  const ms = performance.now() - t0;
+  const s1 = schedstat(serverPid, serverPid);
+  const c1 = schedstat(process.pid, process.pid);
+  if (s0 && s1) into.server.push((s1[1] - s0[1]) / 1e4 / ms);
+  if (c0 && c1) into.client.push((c1[1] - c0[1]) / 1e4 / ms);
+  return out;
+}
+
 /** Sequential cached hits for `windowMs`; returns their latencies (ms), sorted. */
 async function hits(url: string, windowMs: number): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -89,11 +117,23 @@ async function hits(url: string, windowMs: number): Promise<number[]> {
   return ms.sort((a, b) => a - b);
 }
 
+/** The scheduling waits as a sentence, or nothing where /proc schedstat was not readable. */
+function waitText(w: { alone: { server: number[]; client: number[] }; loaded: { server: number[]; client: number[] } }): string {
+  if (!w.loaded.server.length || !w.loaded.client.length || !w.alone.server.length) return '';
+  const m = (v: number[]) => `${spread(v).median.toFixed(0)} %`;
+  return (
+    ` While hits were timed, the server's main thread waited, ready to run, for a core ${m(w.loaded.server)} of the time under load ` +
+    `(${m(w.alone.server)} alone), and the hit client's thread ${m(w.loaded.client)} (${m(w.alone.client)} alone) (/proc schedstat).`
+  );
+}
+
 export async function benchIsolation(o: IsolationOptions): Promise<string> {
   const base = o.servers.tilesmith;
   const hitUrl = base + o.hitPath;
   const cold = new ColdLoad(base);
   const p50s = { alone: [] as number[], loaded: [] as number[] };
+  const waits = { alone: { server: [] as number[], client: [] as number[] }, loaded: { server: [] as number[], client: [] as number[] } };
+  const pid = o.servers.pid;
   const settle = () => new Promise((res) => setTimeout(res, SETTLE_MS));
   let r;
   try {
@@ -103,7 +143,7 @@ export async function benchIsolation(o: IsolationOptions): Promise<string> {
     r = await interleave(o.rounds, {
       hitsAlone: async () => {
         await settle();
-        const ms = await hits(hitUrl, o.windowMs);
+        const ms = await measuringWaits(pid, waits.alone, () => hits(hitUrl, o.windowMs));
         p50s.alone.push(quantile(ms, 0.5));
         return quantile(ms, 0.99);
       },
@@ -113,7 +153,7 @@ export async function benchIsolation(o: IsolationOptions): Promise<string> {
         load.catch(() => {}); // awaited below; a failing load must not crash the bench meanwhile
         await new Promise((res) => setTimeout(res, 200));
         try {
-          const ms = await hits(hitUrl, o.windowMs);
+          const ms = await measuringWaits(pid, waits.loaded, () => hits(hitUrl, o.windowMs));
           p50s.loaded.push(quantile(ms, 0.5));
           return quantile(ms, 0.99);
         } finally {
@@ -151,15 +191,21 @@ export async function benchIsolation(o: IsolationOptions): Promise<string> {
     '',
     `Cached-hit p50: ${fmt.ms(med(p50s.loaded))} under load, ${fmt.ms(med(p50s.alone))} alone. ` +
       'Before the pool (one event loop) the same measurements were ≈ 130 for (a) and 1.02 for (b).' +
+      waitText(waits) +
       (a.median > 2
         ? ' What stands in the way of (a): a repeated hit is answered in the `node:http` listener without waiting for anything, so its ' +
-          'latency under load is how long the main thread is busy elsewhere when it arrives. Per cold tile the main thread spends ~1.5–2 ms ' +
-          'of CPU (HTTP, routing, admission, the run record, the memory and disk tiers, writing 328 KB), and at 150–200 cold tiles/s the ' +
-          'main isolate runs a full mark-compact every ~150–300 ms that pauses 2–13 ms although each frees only ~2 MB of JS objects ' +
-          '(--trace-gc; part of it is the ~50 MB/s of tile bodies arriving as ArrayBuffers, which V8 counts as external memory: on their ' +
-          'own, 328 KB buffers transferred at 200/s cause about one mark-compact a second): ' +
-          'the hits that land in one make the p99. Alone, hits take ~0.2 ms, so the p99 alone (the denominator) is decided by whatever else the shared ' +
-          'machine runs, which is why (a) swings between runs.'
+          'latency is how soon the server\'s main thread, and then the client, get a core. On 2 cores this load wants more than two: the ' +
+          'compute threads (at nice +10 they yield, but only after their time slice), the server\'s main thread (~40 % of a core: the hits and ' +
+          '~1.5 ms of CPU per cold tile for HTTP, routing, admission, the run record, the memory tier and writing 328 KB), V8\'s GC helper ' +
+          'threads and the disk writer, the cold-load generator, and the hit client itself (~45 % of a core for ~3,000 sequential requests a ' +
+          'second). Both ends of a hit therefore wait for a core (the waits above), and a hit that lands in one of the main thread\'s ' +
+          'mark-compacts (every ~120–300 ms, 2–13 ms; the tile bodies arriving as ArrayBuffers count as V8 external memory) waits for that ' +
+          'too. Tried, each measured side by side: compute threads at nice 19 or SCHED_IDLE (p99 under load −24 %, but a computation then ' +
+          'gets ~1.5 % of a core against a busy main thread, which starves misses on small machines: kept at 10); V8 ' +
+          '`--heap-growing-percent=300` (about 5× fewer mark-compacts, p99 −10–25 %, but the flag is process-wide and lets every compute ' +
+          'thread\'s heap grow to 4× its live size: not adopted); disk writes on a thread of their own (adopted: the main thread\'s CPU per ' +
+          '328 KB write fell from ~300 to ~120 µs). Alone, a hit takes ~0.2 ms, so the p99 alone (the denominator) is decided by whatever ' +
+          'else the shared machine runs, which is why (a) swings between runs.'
         : ''),
   ].join('\n');
 }

@@ -89,5 +89,6 @@ const ready: ServersReady = {
   headerCount: Object.keys(hitHeaders).length,
   tileBytes: body.byteLength,
   contentType,
+  pid: process.pid,
 };
 send(ready);

@@ -12,6 +12,8 @@ export interface ServersReady {
   headerCount: number;
   tileBytes: number;
   contentType: string;
+  /** The server process (its main thread's id is the same number), for /proc scheduling counters. */
+  pid: number;
 }
 
 /** Parent → child messages. */
