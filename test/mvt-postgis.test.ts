@@ -28,6 +28,7 @@ import { normalizeResult } from '../server/result/normalize.ts';
 import { prepareVector } from '../server/result/prepare-vector.ts';
 import type { TileCoord } from '../server/types.ts';
 import { rasterRings } from './helpers/coverage.ts';
+import { distanceTo, signedArea } from './helpers/mvt-parity.ts';
 import { cannotRun } from './helpers/skip.ts';
 
 const EXTENT = 4096;
@@ -67,31 +68,8 @@ function ours(fc: unknown, tile: TileCoord): Uint8Array {
   return mvtEncoder.encode(normalizeResult(fc), ctx) as Uint8Array;
 }
 
-function distanceTo(p: P, parts: P[][]): number {
-  let best = Infinity;
-  for (const part of parts) {
-    if (part.length === 1) best = Math.min(best, Math.hypot(p.x - part[0].x, p.y - part[0].y));
-    for (let i = 1; i < part.length; i++) {
-      const a = part[i - 1];
-      const b = part[i];
-      const dx = b.x - a.x;
-      const dy = b.y - a.y;
-      const len2 = dx * dx + dy * dy;
-      const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2));
-      best = Math.min(best, Math.hypot(p.x - (a.x + t * dx), p.y - (a.y + t * dy)));
-    }
-  }
-  return best;
-}
-
 /** Even-odd coverage of a GRID² raster of the buffered tile. */
 const raster = (rings: P[][]): Uint8Array => rasterRings(rings, { grid: GRID, extent: EXTENT, buffer: BUFFER });
-
-function signedArea(r: P[]): number {
-  let s = 0;
-  for (let i = 0, j = r.length - 1; i < r.length; j = i++) s += r[j].x * r[i].y - r[i].x * r[j].y;
-  return s / 2;
-}
 
 /** Polygons of all sizes around and across the tile, some with a hole, for the parity test. */
 function bigPolygons(tile: TileCoord, n: number, seed: number): FeatureCollection<Polygon> {

@@ -3,7 +3,7 @@ import type { Feature, Geometry, TileCoord } from '../types.ts';
 import { normalizeResult } from '../result/normalize.ts';
 import { cutTestHooks, cutTile } from './mvt-tile.ts';
 import { encodeMvtLayer, streamMvtLayer, type VtFeature } from './mvt-writer.ts';
-import { BUFFER, EXTENT, TILES, at, decode, expectSameTile, feature, lines, ours, points, polygons, ring, rng, star } from '../../test/helpers/mvt-parity.ts';
+import { BUFFER, EXTENT, TILES, at, decode, expectSameTile, feature, lines, oddFeatures, ours, points, polygons, ring, rng, star } from '../../test/helpers/mvt-parity.ts';
 
 describe('cutTile matches geojson-vt', () => {
   for (const t of TILES) {
@@ -83,24 +83,7 @@ describe('cutTile matches geojson-vt', () => {
 
   it('GeometryCollections, null geometries, empty and unclosed rings', () => {
     const t = TILES[2];
-    const fs = [
-      feature(
-        {
-          type: 'GeometryCollection',
-          geometries: [
-            { type: 'Point', coordinates: at(t, 0.5, 0.5) },
-            { type: 'LineString', coordinates: [at(t, 0.1, 0.1), at(t, 0.9, 0.2)] },
-            { type: 'Polygon', coordinates: [ring(t, [[0.2, 0.6], [0.4, 0.6], [0.4, 0.8]])] },
-          ],
-        },
-        { kind: 'collection' },
-        7,
-      ),
-      feature(null, { kind: 'null' }),
-      feature({ type: 'Polygon', coordinates: [] }, { kind: 'empty polygon' }),
-      feature({ type: 'MultiPoint', coordinates: [] }, { kind: 'empty multipoint' }),
-      feature({ type: 'Polygon', coordinates: [ring(t, [[0.1, 0.1], [0.2, 0.1], [0.2, 0.2]]), []] }, { kind: 'empty hole' }),
-    ];
+    const fs = oddFeatures(t);
     expectSameTile(fs, t, 0);
     expectSameTile(fs, t, 3);
     // an unclosed ring is cut as if closed (geojson-vt joins its ends only after clipping)

@@ -1019,14 +1019,28 @@ function emit(parts: number[][], src: Float64Array, keep: Uint8Array, start: num
 
 /**
  * Douglas–Peucker over the `n` points at src[start…]: sets keep[start/2 + i] to 1 for the
- * points to keep (always the first and the last) and 0 for the others. Same pivot choice as
- * geojson-vt's simplify.js, iterative so that a long, degenerate part cannot overflow the stack.
+ * points to keep (always the first and the last) and 0 for the others.
  */
 function simplify(src: Float64Array, keep: Uint8Array, start: number, n: number): void {
   const k0 = start >> 1;
   for (let i = k0 + 1, e = k0 + n - 1; i < e; i++) keep[i] = 0;
   keep[k0] = 1;
   keep[k0 + n - 1] = 1;
+  douglasPeucker(src, start, n, sqTolerance, keep);
+}
+
+/**
+ * The Douglas–Peucker walk shared by per-tile simplification and `prepareVector()`'s ranking:
+ * over the `n` points at src[start…], every pivot farther than √sqMin from its segment gets
+ * `out[start/2 + i]` set — to 1 when `out` is keep flags (a Uint8Array), to its squared distance
+ * when `out` is importances (a Float64Array; with sqMin 0 every vertex off its segment is
+ * ranked, as geojson-vt's simplify.js does). Same pivot choice and tie-break as geojson-vt;
+ * iterative, so a long, degenerate part cannot overflow the stack. Other entries are left as
+ * they are (the caller sets the end points).
+ */
+export function douglasPeucker(src: Float64Array, start: number, n: number, sqMin: number, out: Uint8Array | Float64Array): void {
+  const k0 = start >> 1;
+  const ranks = out instanceof Float64Array;
   let sp = 0;
   stack[sp++] = 0;
   stack[sp++] = n - 1;
@@ -1041,7 +1055,7 @@ function simplify(src: Float64Array, keep: Uint8Array, start: number, n: number)
     const by = src[la + 1];
     const mid = first + ((last - first) >> 1);
     let minPosToMid = last - first;
-    let maxSqDist = sqTolerance;
+    let maxSqDist = sqMin;
     let index = -1;
     // sqSegDist inlined, with the segment's terms hoisted out of the loop (same arithmetic)
     const sdx = bx - ax;
@@ -1077,8 +1091,8 @@ function simplify(src: Float64Array, keep: Uint8Array, start: number, n: number)
         }
       }
     }
-    if (maxSqDist > sqTolerance) {
-      keep[k0 + index] = 1;
+    if (maxSqDist > sqMin) {
+      out[k0 + index] = ranks ? maxSqDist : 1;
       if (sp + 4 > stack.length) {
         const next = new Int32Array(stack.length * 2);
         next.set(stack);

@@ -18,6 +18,7 @@ import {
   expectSameTile,
   feature,
   lines,
+  oddFeatures,
   points,
   polygons,
   ring,
@@ -82,24 +83,7 @@ describe('prepared layers match geojson-vt', () => {
 
   it('GeometryCollections, null geometries, empty and unclosed rings', () => {
     const t = TILES[2];
-    const fs = [
-      feature(
-        {
-          type: 'GeometryCollection',
-          geometries: [
-            { type: 'Point', coordinates: at(t, 0.5, 0.5) },
-            { type: 'LineString', coordinates: [at(t, 0.1, 0.1), at(t, 0.9, 0.2)] },
-            { type: 'Polygon', coordinates: [ring(t, [[0.2, 0.6], [0.4, 0.6], [0.4, 0.8]])] },
-          ],
-        },
-        { kind: 'collection' },
-        7,
-      ),
-      feature(null, { kind: 'null' }),
-      feature({ type: 'Polygon', coordinates: [] }, { kind: 'empty polygon' }),
-      feature({ type: 'MultiPoint', coordinates: [] }, { kind: 'empty multipoint' }),
-      feature({ type: 'Polygon', coordinates: [ring(t, [[0.1, 0.1], [0.2, 0.1], [0.2, 0.2]]), []] }, { kind: 'empty hole' }),
-    ];
+    const fs = oddFeatures(t);
     expectSameTile(fs, t, 0, { cut: prepared });
     expectSameTile(fs, t, 3, { cut: prepared });
     const open = [at(t, -0.2, 0.3), at(t, 0.5, 0.3), at(t, 0.5, 0.6)];

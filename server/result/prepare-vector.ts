@@ -25,7 +25,7 @@ import type { Feature, FeatureCollection, Geometry, Position } from 'geojson';
 import { UdfError } from '../errors.ts';
 import type { PreparedVectorData } from '../types.ts';
 import { normalizeResult } from './normalize.ts';
-import { CHUNK_SHIFT } from '../encoders/mvt-tile.ts';
+import { CHUNK_SHIFT, douglasPeucker } from '../encoders/mvt-tile.ts';
 
 /** The symbol `normalizeResult` looks the prepared data up by (Symbol.for: the same in every copy of the package). */
 export const PREPARED_BRAND = Symbol.for('tilesmith.prepared');
@@ -325,79 +325,12 @@ function addPart(b: Builder, feature: number, type: 1 | 2 | 3 | 4, groups: reado
   b.boxes.push(maxY);
 }
 
-let stack = new Int32Array(256);
-
 /**
  * geojson-vt's `simplify.js` with a zero tolerance (so every vertex that is not exactly on its
  * segment gets ranked): importance[start/2 + i] = the squared distance (world units²) at which
- * Douglas–Peucker picks point i of the `n` at xy[start…]; same pivot and tie-break; iterative,
- * so a long, degenerate line cannot overflow the stack. The end points are set by the caller.
+ * Douglas–Peucker picks point i of the `n` at xy[start…] (the same walk as a tile's
+ * simplification). The end points are set by the caller.
  */
 function rank(xy: Float64Array, importance: Float64Array, start: number, n: number): void {
-  const k0 = start >> 1;
-  let sp = 0;
-  stack[sp++] = 0;
-  stack[sp++] = n - 1;
-  while (sp > 0) {
-    const last = stack[--sp];
-    const first = stack[--sp];
-    const fa = start + 2 * first;
-    const la = start + 2 * last;
-    const ax = xy[fa];
-    const ay = xy[fa + 1];
-    const bx = xy[la];
-    const by = xy[la + 1];
-    const mid = first + ((last - first) >> 1);
-    let minPosToMid = last - first;
-    let maxSqDist = 0;
-    let index = -1;
-    const sdx = bx - ax;
-    const sdy = by - ay;
-    const len2 = sdx * sdx + sdy * sdy;
-    for (let i = first + 1; i < last; i++) {
-      const px = xy[start + 2 * i];
-      const py = xy[start + 2 * i + 1];
-      let qx = ax;
-      let qy = ay;
-      if (len2 !== 0) {
-        const t = ((px - ax) * sdx + (py - ay) * sdy) / len2;
-        if (t > 1) {
-          qx = bx;
-          qy = by;
-        } else if (t > 0) {
-          qx += sdx * t;
-          qy += sdy * t;
-        }
-      }
-      const ex = px - qx;
-      const ey = py - qy;
-      const dist = ex * ex + ey * ey;
-      if (dist > maxSqDist) {
-        index = i;
-        maxSqDist = dist;
-      } else if (dist === maxSqDist) {
-        const posToMid = Math.abs(i - mid);
-        if (posToMid < minPosToMid) {
-          index = i;
-          minPosToMid = posToMid;
-        }
-      }
-    }
-    if (maxSqDist > 0) {
-      importance[k0 + index] = maxSqDist;
-      if (sp + 4 > stack.length) {
-        const next = new Int32Array(stack.length * 2);
-        next.set(stack);
-        stack = next;
-      }
-      if (index - first > 1) {
-        stack[sp++] = first;
-        stack[sp++] = index;
-      }
-      if (last - index > 1) {
-        stack[sp++] = index;
-        stack[sp++] = last;
-      }
-    }
-  }
+  douglasPeucker(xy, start, n, 0, importance);
 }

@@ -24,17 +24,10 @@ export function at(t: TileCoord, fx: number, fy: number): [number, number] {
   return [lon, lat];
 }
 
-/** Seeded PRNG (mulberry32), so that failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32, shared with the bench), so that failures reproduce. */
+import { rng } from '../../bench/fixtures.ts';
+
+export { rng };
 
 export const feature = (geometry: Geometry | null, properties: Record<string, unknown> = {}, id?: number | string): Feature<Geometry | null> =>
   id === undefined ? { type: 'Feature', geometry, properties } : { type: 'Feature', id, geometry, properties };
@@ -43,6 +36,28 @@ export const feature = (geometry: Geometry | null, properties: Record<string, un
 export function ring(t: TileCoord, pts: [number, number][]): [number, number][] {
   const r = pts.map(([fx, fy]) => at(t, fx, fy));
   return [...r, r[0]];
+}
+
+/** A GeometryCollection, a null geometry, empty geometries and an empty hole, in tile `t`. */
+export function oddFeatures(t: TileCoord): Feature<Geometry | null>[] {
+  return [
+    feature(
+      {
+        type: 'GeometryCollection',
+        geometries: [
+          { type: 'Point', coordinates: at(t, 0.5, 0.5) },
+          { type: 'LineString', coordinates: [at(t, 0.1, 0.1), at(t, 0.9, 0.2)] },
+          { type: 'Polygon', coordinates: [ring(t, [[0.2, 0.6], [0.4, 0.6], [0.4, 0.8]])] },
+        ],
+      },
+      { kind: 'collection' },
+      7,
+    ),
+    feature(null, { kind: 'null' }),
+    feature({ type: 'Polygon', coordinates: [] }, { kind: 'empty polygon' }),
+    feature({ type: 'MultiPoint', coordinates: [] }, { kind: 'empty multipoint' }),
+    feature({ type: 'Polygon', coordinates: [ring(t, [[0.1, 0.1], [0.2, 0.1], [0.2, 0.2]]), []] }, { kind: 'empty hole' }),
+  ];
 }
 
 /** A star-shaped ring (`n` vertices, radius varying in [r/2, r]) around (cx, cy) in tile fractions. */
