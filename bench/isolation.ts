@@ -200,9 +200,9 @@ export async function benchIsolation(o: IsolationOptions): Promise<string> {
           'threads and the disk writer, the cold-load generator, and the hit client itself (~45 % of a core for ~3,000 sequential requests a ' +
           'second). Both ends of a hit therefore wait for a core (the waits above), and a hit that lands in one of the main thread\'s ' +
           'mark-compacts (every ~120–300 ms, 2–13 ms; the tile bodies arriving as ArrayBuffers count as V8 external memory) waits for that ' +
-          'too. Tried, each measured side by side: compute threads at nice 19 or SCHED_IDLE (p99 under load −24 %, but a computation then ' +
+          'too. Tried, each measured side by side: compute threads at nice 19 or SCHED_IDLE (p99 under load up to −24 %, but a computation then ' +
           'gets ~1.5 % of a core against a busy main thread, which starves misses on small machines: kept at 10); V8 ' +
-          '`--heap-growing-percent=300` (about 5× fewer mark-compacts, p99 −10–25 %, but the flag is process-wide and lets every compute ' +
+          '`--heap-growing-percent=300` (about 5× fewer mark-compacts, p99 −10–20 %, but the flag is process-wide and lets every compute ' +
           'thread\'s heap grow to 4× its live size: not adopted); disk writes on a thread of their own (adopted: the main thread\'s CPU per ' +
           '328 KB write fell from ~300 to ~120 µs). Alone, a hit takes ~0.2 ms, so the p99 alone (the denominator) is decided by whatever ' +
           'else the shared machine runs, which is why (a) swings between runs.'
