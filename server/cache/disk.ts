@@ -382,6 +382,7 @@ export function createDiskCache(opts: DiskCacheOptions = {}): DiskCache {
       track(hash, size);
     } catch (error) {
       report('write', path, error);
+      // The writer removes its temp file on failure; this covers a writer an embedding passed that does not.
       await unlink(temp).catch(() => {});
     } finally {
       ownTemps.delete(temp);
