@@ -480,36 +480,7 @@ function addRings(type: 2 | 3, groups: readonly Ring[] | readonly (readonly Ring
       continue;
     }
     for (let i = start + 1; i < end; i += 2) P[i] = projectY(P[i]);
-    let size = 0;
-    if (polygon) {
-      // signed area (y down) relative to the first vertex, for precision far from the tile
-      const x0 = P[start];
-      const y0 = P[start + 1];
-      for (let i = start + 2; i + 2 < end; i += 2) {
-        size += (P[i] - x0) * (P[i + 3] - y0) - (P[i + 2] - x0) * (P[i + 1] - y0);
-      }
-      size /= 2;
-      // canonical winding: outer rings positive, holes negative
-      const outer = rings[m + 2] === 1;
-      if ((outer && size < 0) || (!outer && size >= 0)) {
-        for (let i = start, j = end - 2; i < j; i += 2, j -= 2) {
-          const x = P[i];
-          const y = P[i + 1];
-          P[i] = P[j];
-          P[i + 1] = P[j + 1];
-          P[j] = x;
-          P[j + 1] = y;
-        }
-        size = -size;
-      }
-    } else {
-      for (let i = start + 2; i < end; i += 2) {
-        const dx = P[i] - P[i - 2];
-        const dy = P[i + 1] - P[i - 1];
-        size += Math.sqrt(dx * dx + dy * dy);
-      }
-    }
-    rings[m + 2] = size;
+    rings[m + 2] = windRing(P, start, end, rings[m + 2] === 1);
   }
 
   cutRings(type, nRings, pn, fMinX, fMaxX, id, tags);
@@ -1027,6 +998,32 @@ function simplify(src: Float64Array, keep: Uint8Array, start: number, n: number)
   keep[k0] = 1;
   keep[k0 + n - 1] = 1;
   douglasPeucker(src, start, n, sqTolerance, keep);
+}
+
+/**
+ * Puts the closed ring at src[start…end) in canonical winding (outer rings positive, holes
+ * negative, y down) by reversing it in place if needed, and returns its signed area in that
+ * winding, computed relative to the first vertex for precision far from the origin. Shared by
+ * the per-tile cutter and `prepareVector()`.
+ */
+export function windRing(src: Float64Array, start: number, end: number, outer: boolean): number {
+  const x0 = src[start];
+  const y0 = src[start + 1];
+  let size = 0;
+  for (let i = start + 2; i + 2 < end; i += 2) size += (src[i] - x0) * (src[i + 3] - y0) - (src[i + 2] - x0) * (src[i + 1] - y0);
+  size /= 2;
+  if ((outer && size < 0) || (!outer && size >= 0)) {
+    for (let i = start, j = end - 2; i < j; i += 2, j -= 2) {
+      const x = src[i];
+      const y = src[i + 1];
+      src[i] = src[j];
+      src[i + 1] = src[j + 1];
+      src[j] = x;
+      src[j + 1] = y;
+    }
+    size = -size;
+  }
+  return size;
 }
 
 /**

@@ -25,7 +25,7 @@ import type { Feature, FeatureCollection, Geometry, Position } from 'geojson';
 import { UdfError } from '../errors.ts';
 import type { PreparedVectorData } from '../types.ts';
 import { normalizeResult } from './normalize.ts';
-import { CHUNK_SHIFT, douglasPeucker } from '../encoders/mvt-tile.ts';
+import { CHUNK_SHIFT, douglasPeucker, windRing } from '../encoders/mvt-tile.ts';
 
 /** The symbol `normalizeResult` looks the prepared data up by (Symbol.for: the same in every copy of the package). */
 export const PREPARED_BRAND = Symbol.for('tilesmith.prepared');
@@ -277,23 +277,7 @@ function addPart(b: Builder, feature: number, type: 1 | 2 | 3 | 4, groups: reado
       const end = start + 2 * m;
       let size = 0;
       if (polygon) {
-        // signed area (y down) relative to the first vertex, as the cutter computes it
-        const x0 = xy[start];
-        const y0 = xy[start + 1];
-        for (let i = start + 2; i + 2 < end; i += 2) size += (xy[i] - x0) * (xy[i + 3] - y0) - (xy[i + 2] - x0) * (xy[i + 1] - y0);
-        size /= 2;
-        const outer = r === 0;
-        if ((outer && size < 0) || (!outer && size >= 0)) {
-          for (let i = start, j = end - 2; i < j; i += 2, j -= 2) {
-            const tx = xy[i];
-            const ty = xy[i + 1];
-            xy[i] = xy[j];
-            xy[i + 1] = xy[j + 1];
-            xy[j] = tx;
-            xy[j + 1] = ty;
-          }
-        }
-        size = Math.abs(size);
+        size = Math.abs(windRing(xy, start, end, r === 0));
       } else if (type === 2) {
         for (let i = start + 2; i < end; i += 2) {
           const dx = xy[i] - xy[i - 2];
