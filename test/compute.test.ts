@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeEntry } from '../server/cache/disk.ts';
 import { startServer, type RunningServer } from '../server/node/serve.ts';
 
@@ -71,7 +72,9 @@ describe('compute threads', () => {
 });
 
 describe('results from the threads', () => {
-  it('a tile encoded in a thread reaches the disk tier as an intact file (its body checksummed in the thread)', async () => {
+  it('a tile encoded in a thread reaches the disk tier as an intact file (its body checksummed in the thread, written by the disk writer thread)', async () => {
+    // The server's disk writes go to the writer thread (server/node/disk-writer.ts), not through libuv from the main thread.
+    const posted = vi.spyOn(Worker.prototype, 'postMessage');
     const res = await get('/udf/points/tiles/14/8300/5600.mvt?n=500');
     expect(res.status).toBe(200);
     const body = new Uint8Array(await res.arrayBuffer());
@@ -85,6 +88,9 @@ describe('results from the threads', () => {
     });
     const mine = entries.find((e) => e && Buffer.from(e.body).equals(body));
     expect(mine, 'the tile file decodes (magic, length, CRC-32) to the body served').toBeDefined();
+    const writes = posted.mock.calls.filter(([m]) => typeof (m as { temp?: unknown })?.temp === 'string');
+    posted.mockRestore();
+    expect(writes.some(([m]) => (m as { parts: Uint8Array[] }).parts.some((p) => Buffer.from(p).equals(body))), 'the body went to the writer thread').toBe(true);
   });
 });
 
