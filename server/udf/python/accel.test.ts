@@ -145,9 +145,9 @@ describe.skipIf(!!why)('Python result accelerator (shapely 1.8)', () => {
     const s = await status(loaders.fast);
     expect(s.status).toMatch(/^ready \(_tilesmith_accel-[0-9a-f]{16}\..*\.so\)$/);
     expect(s.fastFree).toBe(true); // shapely 1.8's __del__ runs in C in this worker
-    expect(readdirSync(path.join(dir, 'cache-fast', 'accel')).filter((f) => f.endsWith('.so'))).toHaveLength(1);
+    expect(readdirSync(path.join(dir, 'cache-fast', '_accel')).filter((f) => f.endsWith('.so'))).toHaveLength(1);
     expect(await status(loaders.pure)).toMatchObject({ status: 'not used: turned off (TILESMITH_PY_ACCEL=0)', fastFree: false });
-    expect(existsSync(path.join(dir, 'cache-pure', 'accel'))).toBe(false);
+    expect(existsSync(path.join(dir, 'cache-pure', '_accel'))).toBe(false);
   });
 
   it('gives Node the same values as the pure path for points, mixed geometries, nulls, empties, text and zero rows', async () => {

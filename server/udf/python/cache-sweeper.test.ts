@@ -23,11 +23,12 @@ describe('Python @cache sweeper', () => {
     return p;
   };
 
-  it('evicts the least recently used files until the folder is under 90 % of its cap, sparing locks and zips', async () => {
+  it('evicts the least recently used files until the folder is under 90 % of its cap, sparing locks, zips and the accelerator', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'tilesmith-pysweep-'));
     const files = Array.from({ length: 10 }, (_, i) => file(`load/${i}.pkl`, 1000 - i * 10)); // 0 is the oldest
     const lock = file('load/0.pkl.lock', 5000, 0);
     const zip = file('_zips/u-1/main.py', 5000, 50_000);
+    const accel = file('_accel/_tilesmith_accel-0123456789abcdef.so', 5000, 50_000);
     sweeper = createPyCacheSweeper({ dir, maxBytes: 45_000, intervalMs: 60_000 });
     const r = await sweeper.sweep();
     expect(r.bytes).toBeLessThanOrEqual(45_000 * 0.9);
@@ -35,6 +36,7 @@ describe('Python @cache sweeper', () => {
     expect(files.map((f) => existsSync(f))).toEqual([false, false, false, false, false, false, true, true, true, true]);
     expect(existsSync(lock)).toBe(true);
     expect(existsSync(zip)).toBe(true);
+    expect(existsSync(accel)).toBe(true);
   });
 
   it('leaves a folder under its cap alone and removes abandoned temp files', async () => {

@@ -48,7 +48,9 @@ async function walk(dir: string, top: boolean, out: Found[], stale: string[]): P
   for (const e of entries) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) {
-      if (top && e.name === '_zips') continue;
+      // Not @cache results: unpacked function environments, and the compiled result accelerator
+      // (tilesmith/_accel.py), which the next worker would otherwise have to build again.
+      if (top && (e.name === '_zips' || e.name === '_accel')) continue;
       await walk(p, false, out, stale);
     } else if (e.isFile() && !e.name.endsWith('.lock')) {
       try {

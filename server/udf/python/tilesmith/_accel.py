@@ -7,7 +7,7 @@ loaded libgeos; it also writes WKB and text columns in one pass, and runs shapel
 ``BaseGeometry.__del__`` in C (freeing 10,000 points: ~14 → ~2–3 ms).
 
 It is compiled on first use by the system C compiler (``cc``) against this interpreter's
-headers (Debian: gcc and python3-dev) into ``<TILESMITH_CACHE_DIR>/accel/`` — in a background
+headers (Debian: gcc and python3-dev) into ``<TILESMITH_CACHE_DIR>/_accel/`` — in a background
 thread started with the worker, so no call waits for the compiler; calls before it is built,
 and every call where it cannot be built or loaded, take the pure-Python path, which gives Node
 the same values. It is used only with shapely 1.8 (shapely 2 is vectorised already) and only after a
@@ -65,7 +65,7 @@ def _target(cache_dir):
     with open(_SOURCE, "rb") as f:
         src = f.read()
     tag = hashlib.sha256(src + sys.version.encode() + (sysconfig.get_config_var("EXT_SUFFIX") or "").encode()).hexdigest()[:16]
-    return os.path.join(cache_dir, "accel", f"_tilesmith_accel-{tag}{sysconfig.get_config_var('EXT_SUFFIX') or '.so'}")
+    return os.path.join(cache_dir, "_accel", f"_tilesmith_accel-{tag}{sysconfig.get_config_var('EXT_SUFFIX') or '.so'}")
 
 
 def _compile(out):
