@@ -1,5 +1,6 @@
 import { hashes } from './hash.ts';
 import type { TileCoord } from '../types.ts';
+import { UDF_NAME } from '../udf/name.ts';
 
 /** Everything that makes two results differ. */
 export interface CacheKeyParts {
@@ -16,7 +17,6 @@ export interface CacheKeyParts {
   tileSize: number;
 }
 
-const UDF_NAME = /^[A-Za-z0-9_-]+$/;
 /** Bumped when the canonical encoding changes, so old keys can never alias new ones. */
 const KEY_VERSION = 'tilesmith-key-v1';
 
@@ -36,7 +36,7 @@ const KEY_VERSION = 'tilesmith-key-v1';
  */
 export function cacheKey(parts: CacheKeyParts): string {
   if (!UDF_NAME.test(parts.udf)) {
-    throw new TypeError(`cacheKey: invalid UDF name ${JSON.stringify(parts.udf)} (allowed: letters, digits, "_" and "-")`);
+    throw new TypeError(`cacheKey: invalid UDF name ${JSON.stringify(parts.udf)} (allowed: a letter or digit, then up to 99 letters, digits, "_" or "-")`);
   }
   const tile = parts.tile ?? null;
   const canonical = encode(

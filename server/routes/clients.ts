@@ -17,6 +17,7 @@ import { NotAcceptableError, NotFoundError, UdfLoadError } from '../errors.ts';
 import { errorResponse } from '../http/response.ts';
 import { renderIndexPage, renderPreviewPage, type PageUdf } from '../pages/html.ts';
 import type { LoadedUdf, ResultKind } from '../types.ts';
+import { UDF_NAME } from '../udf/name.ts';
 
 /** What the client routes need from the app. */
 export interface ClientRouteDeps {
@@ -36,7 +37,6 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 // From source this is browser.ts; in the build, its compiled browser.js next to it.
 const CLIENT_ENTRY = resolve(HERE, import.meta.url.endsWith('.ts') ? '../../client/browser.ts' : '../../client/browser.js');
 const PAGES_DIR = resolve(HERE, '../pages');
-const UDF_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
 /**
  * Query parameters that shape the rendering of a style / connection rather than the UDF's
