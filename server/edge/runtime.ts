@@ -91,14 +91,4 @@ export function createEdgeTsRuntime(name: string, def: UdfDefinition, timeoutMs:
   };
 }
 
-/**
- * A UDF's `timeout` option in ms: a number of seconds or a string like `500ms`, `30s`, `2m`.
- * @throws Error for anything else.
- */
-export function parseTimeoutOption(value: string | number): number {
-  if (typeof value === 'number') return value * 1000;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new Error(`timeout ${JSON.stringify(value)} should look like 500ms, 30s or 2m`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
-}
+export { parseTimeoutOption } from '../params/duration.ts';

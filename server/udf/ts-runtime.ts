@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { format as formatLog } from 'node:util';
 import { UdfError, UdfTimeoutError } from '../errors.ts';
+import { parseTimeoutOption } from '../params/duration.ts';
 import { looksLikeTilesmithError } from '../compute/wire.ts';
 import type { ComputePool } from '../node/compute-pool.ts';
 import type { LoadedUdf, NormalizedResult, ParamSpecs, UdfCall, UdfDefinition, UdfLoader, UdfOptions, UdfOutput, UdfRuntime } from '../types.ts';
@@ -190,7 +191,7 @@ export function createTsLoader(opts: { timeoutMs: number; pool?: ComputePool }):
         }
         base.params = validateParams(params as ParamSpecs | undefined);
         base.options = options;
-        const timeout = options.timeout !== undefined ? parseTimeout(options.timeout) : opts.timeoutMs;
+        const timeout = options.timeout !== undefined ? parseTimeoutOption(options.timeout) : opts.timeoutMs;
         base.timeoutMs = timeout;
         base.runtime = opts.pool
           ? createPooledTsRuntime({ name, path: entryPath, codeHash: base.codeHash, timeoutMs: timeout, memoryMb: options.memory, pool: opts.pool })
@@ -206,10 +207,3 @@ export function createTsLoader(opts: { timeoutMs: number; pool?: ComputePool }):
   };
 }
 
-function parseTimeout(value: string | number): number {
-  if (typeof value === 'number') return value * 1000;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new Error(`timeout ${JSON.stringify(value)} should look like 500ms, 30s or 2m`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
-}
