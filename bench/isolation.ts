@@ -204,7 +204,11 @@ export async function benchIsolation(o: IsolationOptions): Promise<string> {
           'gets ~1.5 % of a core against a busy main thread, which starves misses on small machines: kept at 10); V8 ' +
           '`--heap-growing-percent=300` (about 5× fewer mark-compacts, p99 −10–20 %, but the flag is process-wide and lets every compute ' +
           'thread\'s heap grow to 4× its live size: not adopted); disk writes on a thread of their own (adopted: the main thread\'s CPU per ' +
-          '328 KB write fell from ~300 to ~120 µs). Alone, a hit takes ~0.2 ms, so the p99 alone (the denominator) is decided by whatever ' +
+          '328 KB write fell from ~300 to ~120 µs); EEVDF scheduling hints (Linux 6.18, `sched_setattr`: a 0.1 ms slice for the server\'s main ' +
+          'thread so that it preempts compute on wake-up, 10 ms slices or SCHED_BATCH for the compute threads; one interleaved run, 4 rounds ' +
+          'each: medians 10.9×, 9.6× and 7.4× against 9.5× with none, within the noise: not adopted); a raw-socket hit client instead of ' +
+          '`node:http`\'s (~145 µs of client CPU per hit, as much as the server spends): p99 under load falls from ~3 to ~1.1 ms, but alone ' +
+          'to ~0.2 ms, so the ratio stays 5–6× (kept the `node:http` client, which is what a browser-like client costs). Alone, a hit takes ~0.2 ms, so the p99 alone (the denominator) is decided by whatever ' +
           'else the shared machine runs, which is why (a) swings between runs.'
         : ''),
   ].join('\n');
