@@ -7,6 +7,7 @@ import { computeUdf, insightKey, learn, type UdfInsight } from './routes/serve-r
 import { installOperations, type OperationsOptions } from './operations.ts';
 import { isAdminRequest, principalOf } from './auth/middleware.ts';
 import { createUdfRoutes } from './routes/udf-routes.ts';
+import { createMapMetadataRoutes } from './routes/map-metadata.ts';
 import { createStandardsRoutes } from './routes/standards.ts';
 import { createRunRoutes } from './routes/runs.ts';
 import { RunRegistry } from './compute/runs.ts';
@@ -51,7 +52,7 @@ export interface AppOptions {
   /** Longest accepted URL (path + query), in bytes. @default 8192 */
   maxUrlLength?: number;
   /**
-   * Extra route groups mounted before the UDF routes (client pages, style.json, …). Each
+   * Extra route groups mounted before the UDF routes (the Node server's pages). Each
    * factory receives the helpers the core uses.
    */
   extraRoutes?: Array<(deps: AppHelpers) => Hono>;
@@ -198,6 +199,7 @@ export function createApp(options: AppOptions): TilesmithApp {
 
   const helpers: AppHelpers = { registry: options.registry, baseUrl, resolveKind, log, dev: errorOpts.dev };
   for (const make of options.extraRoutes ?? []) app.route('/', make(helpers));
+  app.route('/', createMapMetadataRoutes(helpers));
   app.route('/', createStandardsRoutes({ ...helpers, maxZoom: options.maxZoom ?? 30, encoders: options.encoders, dispatch: (req) => app.fetch(req) }));
   const runs = options.runs ?? new RunRegistry();
   app.route('/', createRunRoutes({ runs, registry: options.registry, encoders: options.encoders, fetch: (req) => app.fetch(req), canSee: options.canSeeRun ?? (options.operations?.auth?.required ? canSeeOwnRuns : undefined), log }));

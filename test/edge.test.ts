@@ -47,6 +47,31 @@ async function pixels(buf: ArrayBuffer) {
   return { at: (x: number, y: number) => [...data.subarray((y * info.width + x) * 4, (y * info.width + x) * 4 + 4)], info };
 }
 
+/**
+ * style.json / qgis.xml text with the server's own base URL (plain and percent-encoded) replaced
+ * by BASE, so an edge answer and Node's can be compared whole. The base is the one the server
+ * put before `/udf/` (miniflare hands the Worker its own loopback URL, not the dispatched one).
+ */
+function withoutBase(text: string): string {
+  const base = /(https?:\/\/[^/"&\s]+)\/udf\//.exec(text)?.[1];
+  expect(base).toBeDefined();
+  return text.replaceAll(base!, 'BASE').replaceAll(encodeURIComponent(base!), 'BASE');
+}
+
+/** The edge server's style.json and qgis.xml for `udf` are Node's, but for the host. */
+async function expectSameMetadata(get: (p: string) => Promise<Response>, udf: string): Promise<void> {
+  for (const file of ['style.json', 'qgis.xml']) {
+    const [edge, node] = await Promise.all([get(`/udf/${udf}/${file}?n=3`), fetch(`${origin.url}/udf/${udf}/${file}?n=3`)]);
+    expect(edge.status, `${file} on the edge`).toBe(200);
+    expect(edge.headers.get('content-type')).toBe(node.headers.get('content-type'));
+    expect(edge.headers.get('cache-control')).toBe(node.headers.get('cache-control'));
+    const [e, n] = [withoutBase(await edge.text()), withoutBase(await node.text())];
+    if (file === 'style.json') expect(JSON.parse(e)).toEqual(JSON.parse(n));
+    else expect(e).toBe(n);
+    expect(e).toContain(`BASE/udf/${udf}/tiles/`);
+  }
+}
+
 let work: string;
 let origin: RunningServer;
 const bundles: Partial<Record<'workers' | 'deno' | 'bun', BuildResult>> = {};
@@ -158,6 +183,11 @@ describe('Cloudflare Workers bundle in workerd (miniflare)', () => {
     expect(tj).toMatchObject({ minzoom: 0 });
   });
 
+  it("serves style.json and qgis.xml for a vector and a raster UDF, as Node does", async () => {
+    await expectSameMetadata((p) => get(p), 'pin');
+    await expectSameMetadata((p) => get(p), 'halves');
+  });
+
   it('answers a repeat from the Cache API, even from a fresh isolate', async () => {
     const p = '/udf/pin/tiles/10/550/336.mvt?lat=52.3';
     const first = await get(p);
@@ -257,6 +287,11 @@ for (const target of ['deno', 'bun'] as const) {
       expect(again.status).toBe(304);
       // Memory tier on Deno/Bun.
       expect((await fetch(`${server.url}${PIN_TILE}`)).headers.get('x-cache')).toBe('HIT');
+    });
+
+    it('serves style.json and qgis.xml as Node does', async () => {
+      await expectSameMetadata((p) => fetch(`${server.url}${p}`), 'pin');
+      await expectSameMetadata((p) => fetch(`${server.url}${p}`), 'halves');
     });
 
     it('answers the same PNG pixels as Node (sharp there, fast-png here)', async () => {

@@ -1,23 +1,20 @@
 /**
- * Routes for map clients and people: `style.json` (MapLibre, QGIS `styleUrl`), `qgis.xml`
- * (QGIS "Load Connections"), the preview page, the index page, the example pages, and the
- * vendor libraries + client bundle those pages load — all served locally so the pages work
- * without internet access.
+ * Pages for people (Node only: they read files of the package): the preview page, the index
+ * page, the example pages, and the vendor libraries + client bundle those pages load — all
+ * served locally so the pages work without internet access. The metadata map clients read
+ * (`style.json`, `qgis.xml`) is the runtime-neutral `map-metadata.ts`.
  */
 import { catalogVisible } from '../auth/middleware.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Hono, type Context } from 'hono';
-import { qgisConnectionsXml } from '../../client/qgis.ts';
-import { udfStyle } from '../../client/maplibre.ts';
-import { tileUrl } from '../../client/index.ts';
-import { NotAcceptableError, NotFoundError, UdfLoadError } from '../errors.ts';
+import { Hono } from 'hono';
+import { NotFoundError } from '../errors.ts';
 import { errorResponse } from '../http/response.ts';
 import { renderIndexPage, renderPreviewPage, type PageUdf } from '../pages/html.ts';
 import type { LoadedUdf, ResultKind } from '../types.ts';
-import { UDF_NAME } from '../udf/name.ts';
+import { lookupUdf } from './map-metadata.ts';
 
 /** What the client routes need from the app. */
 export interface ClientRouteDeps {
@@ -37,12 +34,6 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 // From source this is browser.ts; in the build, its compiled browser.js next to it.
 const CLIENT_ENTRY = resolve(HERE, import.meta.url.endsWith('.ts') ? '../../client/browser.ts' : '../../client/browser.js');
 const PAGES_DIR = resolve(HERE, '../pages');
-
-/**
- * Query parameters that shape the rendering of a style / connection rather than the UDF's
- * output: they are not copied into the tile templates.
- */
-const PRESENTATION_PARAMS = new Set(['format', 'tile_size', 'color', 'background']);
 
 /** Finds `node_modules/<pkg>` walking up from this file (works in the repo and when installed as a dependency). */
 function packageDir(pkg: string): string | undefined {
@@ -126,35 +117,6 @@ function mediaTypeOf(path: string): string {
   return 'application/octet-stream';
 }
 
-/** Turns a request's query into UDF params for the templates, minus presentation-only keys. */
-function passthroughParams(c: Context): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of new URL(c.req.url).searchParams) if (!PRESENTATION_PARAMS.has(k)) out[k] = v;
-  return out;
-}
-
-/** The UDF or an error response: 404 for unknown names, 500/503 for UDFs that failed to load. */
-function lookup(deps: ClientRouteDeps, name: string, allowBroken = false): LoadedUdf {
-  const udf = UDF_NAME.test(name) ? deps.registry.get(name) : undefined;
-  if (!udf) throw new NotFoundError(`Unknown UDF '${name.slice(0, 100)}'. See GET /udfs for the catalog.`, 'unknown_udf');
-  if (!allowBroken && (udf.loadError || !udf.runtime)) {
-    throw new UdfLoadError(udf.loadError?.message ?? `UDF '${name}' has no runtime`, udf.loadError?.status ?? 500, { detail: udf.loadError?.detail });
-  }
-  return udf;
-}
-
-/** Map kinds a style or a QGIS connection can show. Unknown (`empty`) is treated as vector. */
-async function mapKind(deps: ClientRouteDeps, udf: LoadedUdf, what: string): Promise<'vector' | 'raster'> {
-  const kind = await deps.resolveKind(udf);
-  if (kind === 'json' || kind === 'table' || kind === 'html') {
-    throw new NotAcceptableError(
-      `UDF '${udf.name}' returns ${kind}, which has no map layer, so there is no ${what} for it. Use /udf/${udf.name}/file.${kind === 'html' ? 'html' : 'json or file.csv'}.`,
-      ['vector', 'raster'],
-    );
-  }
-  return kind === 'raster' ? 'raster' : 'vector';
-}
-
 function pageUdf(udf: LoadedUdf, kind: string | null): PageUdf {
   return {
     name: udf.name,
@@ -212,8 +174,7 @@ async function buildClientBundle(): Promise<string> {
 }
 
 /**
- * Route group for map clients and pages, mounted before the core UDF routes:
- * `GET /udf/:name/style.json`, `/udf/:name/qgis.xml`, `/udf/:name` (preview), `/`,
+ * Route group for pages, mounted before the core UDF routes: `GET /udf/:name` (preview), `/`,
  * `/examples/*`, `/vendor/*`, `/pages/*`, `/client/tilesmith-client.js`.
  *
  * @example app.route('/', createClientRoutes({ registry, resolveKind, baseUrl }));
@@ -224,55 +185,8 @@ export function createClientRoutes(deps: ClientRouteDeps): Hono {
   const webDir = existsSync(join(examplesRoot, 'web')) ? join(examplesRoot, 'web') : examplesRoot;
   app.onError((err, c) => errorResponse(err, deps.log, c, { dev: deps.dev }));
 
-  app.get('/udf/:name/style.json', async (c) => {
-    const udf = lookup(deps, c.req.param('name'));
-    const kind = await mapKind(deps, udf, 'style.json');
-    const base = deps.baseUrl(c.req.raw);
-    const q = new URL(c.req.url).searchParams;
-    const tileSize = kind === 'raster' && q.get('tile_size') === '512' ? 512 : 256;
-    const tiles = [tileUrl({ server: base, udf: udf.name, format: kind === 'raster' ? 'png' : 'mvt', params: passthroughParams(c), tileSize })];
-    const [w, s, e, n] = udf.options.bounds ?? [-180, -85.0511, 180, 85.0511];
-    const style = udfStyle({
-      udf: udf.name,
-      kind,
-      tiles,
-      tileSize,
-      minzoom: udf.options.minzoom ?? 0,
-      maxzoom: udf.options.maxzoom ?? 22,
-      ...(udf.options.bounds ? { bounds: udf.options.bounds } : {}),
-      ...(udf.options.attribution ? { attribution: udf.options.attribution } : {}),
-      color: q.get('color') ?? undefined,
-      background: q.get('background') ?? undefined,
-      center: [(w + e) / 2, (s + n) / 2],
-      zoom: udf.options.minzoom ?? 1,
-    });
-    // Short lifetime: the style follows the UDF's code, which can be edited under --watch.
-    c.header('Cache-Control', 'public, max-age=60');
-    return c.json(style);
-  });
-
-  app.get('/udf/:name/qgis.xml', async (c) => {
-    const udf = lookup(deps, c.req.param('name'));
-    const kind = await mapKind(deps, udf, 'QGIS connection');
-    const q = new URL(c.req.url).searchParams;
-    const xml = qgisConnectionsXml({
-      server: deps.baseUrl(c.req.raw),
-      udf: udf.name,
-      kind,
-      params: passthroughParams(c),
-      tileSize: q.get('tile_size') === '512' ? 512 : undefined,
-      zmin: udf.options.minzoom ?? 0,
-      ...(udf.options.maxzoom !== undefined ? { zmax: udf.options.maxzoom } : {}),
-    });
-    return c.body(xml, 200, {
-      'Content-Type': 'application/xml; charset=utf-8',
-      'Content-Disposition': `attachment; filename="${udf.name}.xml"`,
-      'Cache-Control': 'no-store',
-    });
-  });
-
   app.get('/udf/:name', async (c) => {
-    const udf = lookup(deps, c.req.param('name'), true);
+    const udf = lookupUdf(deps.registry, c.req.param('name'), true);
     let kind: string | null = null;
     if (!udf.loadError && udf.runtime) {
       const k = await deps.resolveKind(udf);
