@@ -110,12 +110,34 @@ export class UdfError extends TilesmithError {
   }
 }
 
-/** 500 / 503: the UDF could not be loaded (or keeps crashing). */
+/** 500: the UDF's code could not be loaded (syntax error, failing import, bad options). */
 export class UdfLoadError extends TilesmithError {
-  constructor(message: string, status: 500 | 503 = 500, details?: Record<string, unknown>) {
-    super(status === 503 ? 'udf_unavailable' : 'udf_load_error', message, details);
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('udf_load_error', message, details);
     this.name = 'UdfLoadError';
   }
+}
+
+/**
+ * 503: this server cannot run the UDF right now, whatever its code — its interpreter or
+ * function environment is missing, its workers cannot start, or its runtime is shutting down.
+ */
+export class UdfUnavailableError extends TilesmithError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('udf_unavailable', message, details);
+    this.name = 'UdfUnavailableError';
+  }
+}
+
+/**
+ * The error a request for a UDF that did not load answers: a runtime only says why it failed
+ * (`LoadedUdf.loadError`, `unavailable` when the server rather than the code is at fault), and
+ * this table decides the status.
+ */
+export function udfLoadFailure(name: string, loadError?: { message: string; detail?: string; unavailable?: boolean }): TilesmithError {
+  const message = loadError?.message ?? `UDF '${name}' has no runtime`;
+  const details = loadError?.detail !== undefined ? { detail: loadError.detail } : undefined;
+  return loadError?.unavailable ? new UdfUnavailableError(message, details) : new UdfLoadError(message, details);
 }
 
 /** 500: a Python worker died during the call. */

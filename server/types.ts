@@ -320,8 +320,12 @@ export interface LoadedUdf {
   runtime?: UdfRuntime;
   /** The UDF's timeout in ms (its own option, else the server's). */
   timeoutMs?: number;
-  /** Set when the UDF failed to load: shown in the catalog, answered 500/503 on use. */
-  loadError?: { message: string; detail?: string; status?: 500 | 503 };
+  /**
+   * Set when the UDF failed to load: shown in the catalog, answered on use (see
+   * `udfLoadFailure`: 503 when `unavailable` — the server, not the code, cannot run it now —
+   * else 500).
+   */
+  loadError?: { message: string; detail?: string; unavailable?: boolean };
 }
 
 /** Loads one kind of UDF file (TypeScript module, Python file, Fused folder, zip). */

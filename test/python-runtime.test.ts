@@ -387,7 +387,7 @@ def udf(bounds=None):
 `);
     const broken = await load('broken');
     expect(broken.runtime).toBeUndefined();
-    expect(broken.loadError?.status).toBe(500);
+    expect(broken.loadError?.unavailable).toBeFalsy();
     expect(broken.loadError?.message).toMatch(/broken.*SyntaxError/);
     expect(broken.loadError?.detail).toMatch(/broken\.py", line \d/);
     write('imports_missing.py', `
@@ -710,7 +710,7 @@ describe.skipIf(!probe.python)('Python UDF runtime without a usable interpreter'
       writeFileSync(path.join(dir, 'b.tilesmith.json'), JSON.stringify({ python: './venv-missing' }));
       const b = await loader.load('b', path.join(dir, 'b.py'));
       expect(b.runtime).toBeUndefined();
-      expect(b.loadError?.status).toBe(503);
+      expect(b.loadError?.unavailable).toBe(true);
       // Fail fast: named at load, before any worker is spawned.
       expect(b.loadError?.message).toMatch(/its interpreter \.\/venv-missing\/?\S* \(relative to its config file\) does not exist/);
     } finally {

@@ -160,7 +160,7 @@ export default async function compute(task: ComputeTask): Promise<TaskAnswer> {
           def = await loadDefinition(task.path, task.codeHash);
         } catch (err) {
           // Import failures (syntax errors, a throwing top level) are the UDF's load error.
-          throw new UdfLoadError(err instanceof Error ? err.message : String(err), 500, { detail: err instanceof Error ? err.stack : undefined });
+          throw new UdfLoadError(err instanceof Error ? err.message : String(err), { detail: err instanceof Error ? err.stack : undefined });
         }
         const { run: _run, params, ...options } = def;
         return { ok: true, describe: { params: plain(params), options: plain(options) } };

@@ -9,7 +9,7 @@ import { Hono, type Context } from 'hono';
 import { qgisConnectionsXml } from '../../client/qgis.ts';
 import { udfStyle } from '../../client/maplibre.ts';
 import { tileUrl } from '../../client/index.ts';
-import { NotAcceptableError, NotFoundError, UdfLoadError } from '../errors.ts';
+import { NotAcceptableError, NotFoundError, udfLoadFailure } from '../errors.ts';
 import { errorResponse } from '../http/response.ts';
 import type { LoadedUdf, ResultKind } from '../types.ts';
 import { UDF_NAME } from '../udf/name.ts';
@@ -47,7 +47,7 @@ export function lookupUdf(registry: MapMetadataDeps['registry'], name: string, a
   const udf = UDF_NAME.test(name) ? registry.get(name) : undefined;
   if (!udf) throw new NotFoundError(`Unknown UDF '${name.slice(0, 100)}'. See GET /udfs for the catalog.`, 'unknown_udf');
   if (!allowBroken && (udf.loadError || !udf.runtime)) {
-    throw new UdfLoadError(udf.loadError?.message ?? `UDF '${name}' has no runtime`, udf.loadError?.status ?? 500, { detail: udf.loadError?.detail });
+    throw udfLoadFailure(name, udf.loadError);
   }
   return udf;
 }

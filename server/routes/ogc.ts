@@ -9,7 +9,7 @@
  * zoom limits, parameters and errors are exactly those of the XYZ route.
  */
 import { Hono, type Context } from 'hono';
-import { BadRequestError, NotAcceptableError, NotFoundError, UdfLoadError } from '../errors.ts';
+import { BadRequestError, NotAcceptableError, NotFoundError, udfLoadFailure } from '../errors.ts';
 import type { LoadedUdf, ResultKind } from '../types.ts';
 import { zoomRange } from './udf-routes.ts';
 
@@ -70,7 +70,7 @@ async function dataTypeOf(deps: OgcRouteDeps, udf: LoadedUdf): Promise<'vector' 
 function lookup(deps: OgcRouteDeps, id: string): LoadedUdf {
   const udf = /^[A-Za-z0-9_-]{1,128}$/.test(id) ? deps.registry.get(id) : undefined;
   if (!udf) throw new NotFoundError(`No collection '${id.slice(0, 100)}': collections are the vector and raster UDFs listed by the collections endpoint.`, 'unknown_udf');
-  if (udf.loadError || !udf.runtime) throw new UdfLoadError(udf.loadError?.message ?? `UDF '${id}' has no runtime`, udf.loadError?.status ?? 500);
+  if (udf.loadError || !udf.runtime) throw udfLoadFailure(id, udf.loadError);
   return udf;
 }
 

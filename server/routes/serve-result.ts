@@ -3,7 +3,7 @@ import { cacheKey } from '../cache/key.ts';
 import type { Admission } from '../compute/admission.ts';
 import { encodeValue } from '../compute/encode-result.ts';
 import type { EncoderRegistry } from '../encoders/registry.ts';
-import { BadRequestError, NotFoundError, UdfLoadError } from '../errors.ts';
+import { BadRequestError, NotFoundError, udfLoadFailure } from '../errors.ts';
 import { resultResponse } from '../http/response.ts';
 import { coerceParams, parseRequestOptions, type RequestOptions } from '../params/coerce.ts';
 import { parseDuration } from '../params/duration.ts';
@@ -107,9 +107,7 @@ export function requireUdf(deps: Pick<ServeDeps, 'registry'>, name: string): Loa
   const udf = deps.registry.get(name);
   if (!udf) throw new NotFoundError(`Unknown UDF '${name}'. See GET /udfs for the catalog.`, 'unknown_udf');
   if (udf.loadError || !udf.runtime) {
-    throw new UdfLoadError(udf.loadError?.message ?? `UDF '${name}' has no runtime`, udf.loadError?.status ?? 500, {
-      detail: udf.loadError?.detail,
-    });
+    throw udfLoadFailure(name, udf.loadError);
   }
   return udf;
 }

@@ -238,7 +238,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
         e = resolveEntry(entryPath);
         base.codeHash = hashFiles(e.files);
       } catch (err) {
-        return { ...base, loadError: { message: `Python UDF "${name}" could not be read: ${(err as Error).message}`, status: 500 } };
+        return { ...base, loadError: { message: `Python UDF "${name}" could not be read: ${(err as Error).message}` } };
       }
       let python: string;
       /** Changes when the environment's packages change: its UDFs get fresh workers. */
@@ -247,7 +247,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
       if (e.config.environment !== undefined) {
         // Fail fast: a missing environment is this UDF's load error, at start and on --watch.
         const found = typeof e.config.environment === 'string' ? envPython(envDir, e.config.environment) : { error: '"environment" must be a name (a string)' };
-        if ('error' in found) return { ...base, loadError: { message: `Python UDF "${name}" cannot run: ${found.error}`, status: 503 } };
+        if ('error' in found) return { ...base, loadError: { message: `Python UDF "${name}" cannot run: ${found.error}`, unavailable: true } };
         python = found.python;
         envUsage.set(name, e.config.environment);
         try {
@@ -260,7 +260,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
         python = existsSync(p) && statSync(p).isDirectory() ? path.join(p, 'bin', 'python') : p;
         if (!existsSync(python)) {
           const shown = path.isAbsolute(e.config.python) ? e.config.python : `${e.config.python} (relative to its config file)`;
-          return { ...base, loadError: { message: `Python UDF "${name}" cannot run: its interpreter ${shown} does not exist`, status: 503 } };
+          return { ...base, loadError: { message: `Python UDF "${name}" cannot run: its interpreter ${shown} does not exist`, unavailable: true } };
         }
       } else {
         const r = await defaultPython();
@@ -269,7 +269,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
             ...base,
             loadError: {
               message: `Python UDF "${name}" cannot run: no Python interpreter that can import numpy and pandas was found. Set TILESMITH_PYTHON or --python (tried: ${r.tried.join('; ')})`,
-              status: 503,
+              unavailable: true,
             },
           };
         }
@@ -300,15 +300,15 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
           affinity: `${name}@${base.codeHash}`,
         }));
       } catch (err) {
-        const x = err as Error & { details?: Record<string, unknown>; status?: number };
+        const x = err as Error & { details?: Record<string, unknown>; code?: string };
         return {
           ...base,
-          loadError: { message: `Python UDF "${name}" failed to load: ${x.message}`, detail: x.details?.stderr as string | undefined, status: x.status === 503 ? 503 : 500 },
+          loadError: { message: `Python UDF "${name}" failed to load: ${x.message}`, detail: x.details?.stderr as string | undefined, unavailable: x.code === 'udf_unavailable' },
         };
       }
       const h = frame.header;
       if (frame.type === FrameType.error) {
-        return { ...base, loadError: { message: `Python UDF "${name}" failed to load: ${h.message}`, detail: h.traceback, status: 500 } };
+        return { ...base, loadError: { message: `Python UDF "${name}" failed to load: ${h.message}`, detail: h.traceback } };
       }
       for (const line of h.logs ?? []) log(`[${name}] ${line}`);
 
@@ -319,7 +319,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
       try {
         params = validateParams(params); // the same rules (and sentence) as TypeScript UDFs
       } catch (err) {
-        return { ...base, loadError: { message: `UDF '${name}' failed to load: ${(err as Error).message}`, status: 500 } };
+        return { ...base, loadError: { message: `UDF '${name}' failed to load: ${(err as Error).message}` } };
       }
       const options: UdfOptions = { ...h.options };
       if (e.config.timeout !== undefined) options.timeout = e.config.timeout;
@@ -328,7 +328,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
       try {
         timeoutMs = options.timeout !== undefined ? durationMs(options.timeout) : (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       } catch (err) {
-        return { ...base, params, options, loadError: { message: `Python UDF "${name}": ${(err as Error).message}`, status: 500 } };
+        return { ...base, params, options, loadError: { message: `Python UDF "${name}": ${(err as Error).message}` } };
       }
       return {
         ...base,

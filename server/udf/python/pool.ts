@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { OverloadedError, UdfLoadError, UdfTimeoutError, WorkerCrashedError } from '../../errors.ts';
+import { OverloadedError, UdfTimeoutError, UdfUnavailableError, WorkerCrashedError } from '../../errors.ts';
 import { FrameReader, FrameType, encodeFrame, type Frame } from './protocol.ts';
 
 /** The worker script; its folder (holding the `tilesmith` and `fused` packages) becomes sys.path[0]. */
@@ -177,7 +177,7 @@ export class WorkerPool {
 
   /** Sends one request; resolves with the worker's answer ('R' or 'E' frame). */
   request(req: PoolRequest): Promise<PoolResponse> {
-    if (this.closed) return Promise.reject(new UdfLoadError('the Python worker pool is closed', 503));
+    if (this.closed) return Promise.reject(new UdfUnavailableError('the Python worker pool is closed'));
     if (req.signal?.aborted) return Promise.reject(abortError(req));
     const maxQueue = this.opts.maxQueue ?? Math.max(16, 8 * this.opts.workers);
     if (req.type === FrameType.call && !this.workers.some((w) => w.state === 'idle')) {
@@ -217,7 +217,7 @@ export class WorkerPool {
    */
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) this.settle(job, new UdfLoadError('the Python worker pool was closed', 503));
+    for (const job of this.queue.splice(0)) this.settle(job, new UdfUnavailableError('the Python worker pool was closed'));
     await Promise.all(
       this.workers.map(
         (w) =>
@@ -430,7 +430,7 @@ export class WorkerPool {
       const msg = `the Python worker (${this.opts.python}) ${how.replace(/^crashed/, 'exited at start-up')}`;
       this.opts.log?.(`[python] ${msg}${tail}`);
       if (!this.workers.some((x) => x.state !== 'dead')) {
-        for (const j of this.queue.splice(0)) this.settle(j, new UdfLoadError(msg, 503, { stderr: w.stderr }));
+        for (const j of this.queue.splice(0)) this.settle(j, new UdfUnavailableError(msg, { stderr: w.stderr }));
       }
       return;
     }

@@ -63,7 +63,7 @@ export function frameError(name: string, frame: Frame, memoryMb: number): Error 
         details,
       );
     case 'load':
-      return new UdfLoadError(`UDF "${name}" failed to load: ${h.message}`, 500, details);
+      return new UdfLoadError(`UDF "${name}" failed to load: ${h.message}`, details);
     case 'unsupported':
       return new UdfError(`UDF "${name}": ${h.message}`, details);
     case 'http': {
