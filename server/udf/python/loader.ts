@@ -14,6 +14,7 @@ import { WorkerPool } from './pool.ts';
 import { FrameType } from './protocol.ts';
 import { createPythonRuntime, type CrashLedger, type PythonRuntimeOptions, type UdfSpec } from './runtime.ts';
 import { validateParams } from '../validate.ts';
+import { parseTimeoutOption } from '../../params/duration.ts';
 import { DEFAULT_ENV_DIR, EnvUsage, STAMP, envPython } from './envs.ts';
 
 export interface PythonLoaderOptions {
@@ -326,7 +327,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
       if (typeof e.config.public === 'boolean') options.public = e.config.public;
       let timeoutMs: number;
       try {
-        timeoutMs = options.timeout !== undefined ? durationMs(options.timeout) : (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+        timeoutMs = options.timeout !== undefined ? parseTimeoutOption(options.timeout) : (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       } catch (err) {
         return { ...base, params, options, loadError: { message: `Python UDF "${name}": ${(err as Error).message}` } };
       }
@@ -430,9 +431,3 @@ function hashFiles(files: string[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** `'30s'` / `'5m'` / `'1h'` / seconds → milliseconds (same grammar as the server's durations). */
-function durationMs(v: string | number): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/i.exec(String(v));
-  if (!m) throw new Error(`invalid timeout ${JSON.stringify(v)}: expected e.g. 30s, 5m, 1h`);
-  return Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[(m[2] || 's').toLowerCase()] * 1000;
-}
