@@ -3,7 +3,7 @@ import type { EncoderRegistry } from './encoders/registry.ts';
 import { BadRequestError, NotFoundError } from './errors.ts';
 import { errorResponse, hasCommonHeaders, setCommonHeaders, type CommonHeaders } from './http/response.ts';
 import type { Admission } from './compute/admission.ts';
-import { computeUdf, insightKey, learn, type UdfInsight } from './routes/serve-result.ts';
+import { createKindResolver, type UdfInsight } from './udf/kinds.ts';
 import { installOperations, type OperationsOptions } from './operations.ts';
 import { isAdminRequest, principalOf } from './auth/middleware.ts';
 import { createUdfRoutes } from './routes/udf-routes.ts';
@@ -11,7 +11,6 @@ import { createMapMetadataRoutes } from './routes/map-metadata.ts';
 import { createStandardsRoutes } from './routes/standards.ts';
 import { createRunRoutes } from './routes/runs.ts';
 import { RunRegistry } from './compute/runs.ts';
-import { tileToBounds } from './tiling/bounds.ts';
 import { pathAndQuery } from './http/url.ts';
 import { createHotHits, type HotHits } from './routes/hot-hits.ts';
 import type { LoadedUdf, ResultCache, ResultKind } from './types.ts';
@@ -117,51 +116,8 @@ export function createApp(options: AppOptions): TilesmithApp {
   };
   const hostVary = options.trustProxy ? 'Host, X-Forwarded-Host, X-Forwarded-Proto' : 'Host';
 
-  const probes = new Map<string, Promise<ResultKind>>();
   /** The UDF's result kind: declared, learned from tile results, or found by one probe run. */
-  const resolveKind = async (udf: LoadedUdf): Promise<ResultKind> => {
-    if (udf.options.kind) return udf.options.kind;
-    const key = insightKey(udf);
-    const known = insights.get(key)?.kind;
-    if (known) return known;
-    if (!udf.runtime) return 'empty';
-    let probe = probes.get(key);
-    if (!probe) {
-      probe = (async () => {
-        const z = udf.options.minzoom ?? 0;
-        const [w, s, e, n] = udf.options.bounds ?? [-180, -85, 180, 85];
-        const lon = (w + e) / 2;
-        const lat = (s + n) / 2;
-        const x = Math.floor(((lon + 180) / 360) * 2 ** z);
-        const rad = (lat * Math.PI) / 180;
-        const y = Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * 2 ** z);
-        const tile = { z, x: Math.min(x, 2 ** z - 1), y: Math.min(Math.max(y, 0), 2 ** z - 1) };
-        const bounds = tileToBounds(tile);
-        const params = Object.fromEntries(Object.entries(udf.params).map(([k, s]) => [k, s.default ?? null]));
-        const deadline = Date.now() + 30_000;
-        let slot;
-        try {
-          slot = await options.admission?.acquire({ udf: udf.name, udfConcurrency: udf.options.concurrency, tile, bounds, deadline, what: `UDF '${udf.name}'` });
-          const out = await computeUdf(
-            udf,
-            { bounds, tile, tileSize: 256, params, signal: AbortSignal.timeout(30_000), timeoutMs: 30_000 },
-            { mode: 'tile', ctx: { udfName: udf.name, tile, bounds, tileSize: 256, layerName: udf.name, extent: udf.options.extent ?? 4096, buffer: udf.options.buffer ?? 64 } },
-            options.encoders,
-          );
-          learn(insights, udf, 'tile', out);
-          return insights.get(key)?.kind ?? out.kind;
-        } catch (err) {
-          log(`tilesmith: could not probe the result kind of '${udf.name}': ${err instanceof Error ? err.message : err}`);
-          return 'empty';
-        } finally {
-          slot?.release();
-          probes.delete(key);
-        }
-      })();
-      probes.set(key, probe);
-    }
-    return probe;
-  };
+  const resolveKind = createKindResolver({ insights, encoders: options.encoders, admission: options.admission, log });
 
   const app = new Hono();
   const cors = corsPolicy(options.corsOrigin ?? '*');

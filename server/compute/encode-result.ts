@@ -7,7 +7,7 @@ import { etagFor } from '../cache/key.ts';
 import type { EncoderRegistry } from '../encoders/registry.ts';
 import { TilesmithError } from '../errors.ts';
 import { normalizeResult } from '../result/normalize.ts';
-import type { ComputedResult, EncodeRequest, NormalizedResult } from '../types.ts';
+import type { ComputedResult, EncodeRequest, LoadedUdf, NormalizedResult, UdfCall } from '../types.ts';
 
 export type { ComputedResult, EncodeRequest };
 
@@ -80,4 +80,19 @@ function vectorFields(result: Extract<NormalizedResult, { kind: 'vector' }>): Re
     }
   }
   return fields;
+}
+
+/**
+ * Runs a UDF and encodes its result: in the runtime's compute pool when it has one (the
+ * main thread only waits), in-process otherwise.
+ */
+export async function computeUdf(udf: LoadedUdf, call: UdfCall, encode: EncodeRequest, encoders: EncoderRegistry): Promise<ComputedResult> {
+  const runtime = udf.runtime!;
+  if (runtime.compute) return runtime.compute(call, encode);
+  const tu = performance.now();
+  const output = await runtime.run(call);
+  const udfMs = performance.now() - tu;
+  const te = performance.now();
+  const encoded = await encodeValue(output.value, encode, encoders);
+  return { ...encoded, logs: output.logs, timings: { udf: udfMs, encode: performance.now() - te } };
 }

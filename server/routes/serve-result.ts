@@ -1,13 +1,14 @@
 import type { Context } from 'hono';
 import { cacheKey } from '../cache/key.ts';
 import type { Admission } from '../compute/admission.ts';
-import { encodeValue } from '../compute/encode-result.ts';
+import { computeUdf } from '../compute/encode-result.ts';
 import type { EncoderRegistry } from '../encoders/registry.ts';
 import { BadRequestError, NotFoundError, udfLoadFailure } from '../errors.ts';
 import { resultResponse } from '../http/response.ts';
 import { coerceParams, parseRequestOptions, type RequestOptions } from '../params/coerce.ts';
 import { parseDuration } from '../params/duration.ts';
 import { UDF_NAME } from '../udf/name.ts';
+import { learn, type UdfInsight } from '../udf/kinds.ts';
 import { isAdminRequest, principalOf } from '../auth/middleware.ts';
 import type { ServeHooks } from '../operations.ts';
 import { RunRegistry } from '../compute/runs.ts';
@@ -16,15 +17,8 @@ import { TilesmithError } from '../errors.ts';
 import { isGrantedRequest, isPrivateResponse } from '../auth/middleware.ts';
 import { pathAndQuery } from '../http/url.ts';
 import type { HotHits } from './hot-hits.ts';
-import type { Bounds, CacheEntry, ComputedResult, EncodeRequest, LoadedUdf, NormalizedResult, ResultCache, TileCoord, UdfCall } from '../types.ts';
+import type { Bounds, CacheEntry, LoadedUdf, ResultCache, TileCoord } from '../types.ts';
 
-/** What the app knows about each UDF from its runs (result kind and vector fields). */
-export interface UdfInsight {
-  kind: NormalizedResult['kind'];
-  fields: Record<string, string>;
-  /** Successful tile results per kind: the kind is the most frequent, so one odd request cannot flip it. */
-  votes?: Partial<Record<NormalizedResult['kind'], number>>;
-}
 
 export interface ServeDeps {
   registry: { get(name: string): LoadedUdf | undefined };
@@ -112,43 +106,7 @@ export function requireUdf(deps: Pick<ServeDeps, 'registry'>, name: string): Loa
   return udf;
 }
 
-export function insightKey(udf: LoadedUdf): string {
-  return `${udf.name}@${udf.codeHash}`;
-}
 
-/**
- * Records what a successful result says about its UDF. Only tile results vote on the kind
- * (style.json and qgis.xml describe tiles), and the kind is the one most tile results had, so
- * a single request that makes a UDF return something else cannot flip it for everyone.
- */
-export function learn(insights: Map<string, UdfInsight>, udf: LoadedUdf, mode: 'tile' | 'file', result: Pick<ComputedResult, 'kind' | 'fields'>): void {
-  if (result.kind === 'empty') return;
-  const key = insightKey(udf);
-  const known = insights.get(key);
-  const votes = { ...(known?.votes ?? {}) };
-  if (mode === 'tile') votes[result.kind] = Math.min(1e9, (votes[result.kind] ?? 0) + 1);
-  let kind = known?.kind;
-  for (const [k, n] of Object.entries(votes) as [NormalizedResult['kind'], number][]) if (!kind || n > (votes[kind] ?? 0)) kind = k;
-  if (!kind) return; // file results alone do not decide what the tiles are
-  const fields: Record<string, string> = known?.fields ?? {};
-  if (result.kind === 'vector' && kind === 'vector' && result.fields) for (const k in result.fields) if (!(k in fields)) fields[k] = result.fields[k]!;
-  insights.set(key, { kind, fields, votes });
-}
-
-/**
- * Runs a UDF and encodes its result: in the runtime's compute pool when it has one (the
- * main thread only waits), in-process otherwise.
- */
-export async function computeUdf(udf: LoadedUdf, call: UdfCall, encode: EncodeRequest, encoders: EncoderRegistry): Promise<ComputedResult> {
-  const runtime = udf.runtime!;
-  if (runtime.compute) return runtime.compute(call, encode);
-  const tu = performance.now();
-  const output = await runtime.run(call);
-  const udfMs = performance.now() - tu;
-  const te = performance.now();
-  const encoded = await encodeValue(output.value, encode, encoders);
-  return { ...encoded, logs: output.logs, timings: { udf: udfMs, encode: performance.now() - te } };
-}
 
 export interface ServeRequest {
   udf: LoadedUdf;

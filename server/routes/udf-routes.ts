@@ -3,7 +3,8 @@ import { BadRequestError, NotFoundError } from '../errors.ts';
 import { scrubMessage } from '../http/response.ts';
 import { parseBounds, parseTile, tileToBounds } from '../tiling/bounds.ts';
 import type { Bounds, LoadedUdf, ResultKind, TileCoord } from '../types.ts';
-import { insightKey, requireUdf, serveResult, type ServeDeps } from './serve-result.ts';
+import { requireUdf, serveResult, type ServeDeps } from './serve-result.ts';
+import { insightKey } from '../udf/kinds.ts';
 
 export interface UdfRouteDeps extends ServeDeps {
   registry: { get(name: string): LoadedUdf | undefined; list(): LoadedUdf[] };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../errors.ts';
-import { parseBounds, parseTile, tileToBounds } from './bounds.ts';
+import { parseBounds, parseTile, tileAt, tileToBounds } from './bounds.ts';
 
 /** The 400 a call throws: its code and sentence. */
 function refusal(fn: () => unknown): { code: string; message: string } {
@@ -83,5 +83,21 @@ describe('parseBounds', () => {
     for (const v of ['0,10,1,5', '0,-91,1,5', '0,0,1,91', '-181,0,1,1', '0,0,181,1']) {
       expect(refusal(() => parseBounds(v)).message).toMatch(/longitudes must be within -180\.\.180, latitudes within -90\.\.90, and south ≤ north\.$/);
     }
+  });
+});
+
+describe('tileAt', () => {
+  it('finds the tile holding a point, the inverse of tileToBounds', () => {
+    expect(tileAt(13.4, 52.52, 10)).toEqual({ z: 10, x: 550, y: 335 });
+    expect(tileAt(0, 0, 0)).toEqual({ z: 0, x: 0, y: 0 });
+    for (const t of [{ z: 3, x: 5, y: 2 }, { z: 14, x: 8800, y: 5370 }]) {
+      const [w, s, e, n] = tileToBounds(t);
+      expect(tileAt((w + e) / 2, (s + n) / 2, t.z)).toEqual(t);
+    }
+  });
+
+  it('clamps the world’s edges into the grid', () => {
+    expect(tileAt(180, -90, 2)).toEqual({ z: 2, x: 3, y: 3 });
+    expect(tileAt(-180, 90, 2)).toEqual({ z: 2, x: 0, y: 0 });
   });
 });

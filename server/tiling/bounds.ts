@@ -31,6 +31,20 @@ export function parseTile(z: string, x: string, y: string, maxZoom = 30): TileCo
   return { z: tz, x: tx, y: ty };
 }
 
+/**
+ * The tile at zoom `z` that contains `lon`, `lat` (degrees; latitudes beyond Web Mercator's
+ * ±85.05° clamp to the edge row).
+ * @example tileAt(13.4, 52.52, 10) // { z: 10, x: 550, y: 335 }
+ */
+export function tileAt(lon: number, lat: number, z: number): TileCoord {
+  const n = 2 ** z;
+  const rad = (Math.max(-85.0511287798, Math.min(85.0511287798, lat)) * Math.PI) / 180;
+  const x = Math.floor(((lon + 180) / 360) * n);
+  const y = Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n);
+  const clamp = (v: number) => Math.min(Math.max(v, 0), n - 1);
+  return { z, x: clamp(x), y: clamp(y) };
+}
+
 /** The tile's `[west, south, east, north]` in EPSG:4326. */
 export function tileToBounds(tile: TileCoord): Bounds {
   return tileToBBOX([tile.x, tile.y, tile.z]) as Bounds;
