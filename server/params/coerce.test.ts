@@ -2,19 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../errors.ts';
 import type { ParamSpec } from '../types.ts';
 import { coerceParams, coerceValue, parseRequestOptions, RESERVED_PARAMS } from './coerce.ts';
+import { thrown } from '../../test/helpers/thrown.ts';
 
 const spec = (type: ParamSpec['type'], extra: Partial<ParamSpec> = {}): ParamSpec => ({ type, ...extra }) as ParamSpec;
 
 /** The 400 a call throws. */
-function refusal(fn: () => unknown): BadRequestError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BadRequestError);
-    return e as BadRequestError;
-  }
-  throw new Error('expected a 400');
-}
+const refusal = (fn: () => unknown): BadRequestError => thrown(fn, BadRequestError);
 
 describe('coerceValue', () => {
   it('int: optional sign, digits only, safe integers', () => {

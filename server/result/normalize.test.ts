@@ -2,19 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { UdfError } from '../errors.ts';
 import { html, raster, table } from '../udf/define.ts';
 import { normalizeResult } from './normalize.ts';
+import { thrown } from '../../test/helpers/thrown.ts';
 
 const point = { type: 'Point', coordinates: [1, 2] } as const;
 const feature = (geometry: unknown, properties: unknown = { a: 1 }, id?: unknown) => ({ type: 'Feature', id, geometry, properties });
 
-function udfError(value: unknown): UdfError {
-  try {
-    normalizeResult(value);
-  } catch (err) {
-    expect(err).toBeInstanceOf(UdfError);
-    return err as UdfError;
-  }
-  throw new Error('expected a UdfError');
-}
+const udfError = (value: unknown): UdfError => thrown(() => normalizeResult(value), UdfError);
 
 describe('normalizeResult', () => {
   it('treats a string that is a whole HTML document, and html(), as an html result; other strings stay JSON', () => {

@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../errors.ts';
 import { parseBounds, parseTile, tileAt, tileToBounds } from './bounds.ts';
+import { thrown } from '../../test/helpers/thrown.ts';
 
-/** The 400 a call throws: its code and sentence. */
-function refusal(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BadRequestError);
-    return { code: (e as BadRequestError).code, message: (e as Error).message };
-  }
-  throw new Error('expected a 400');
-}
+/** The 400 a call throws. */
+const refusal = (fn: () => unknown): BadRequestError => thrown(fn, BadRequestError);
 
 describe('parseTile', () => {
   it('accepts integers inside the zoom’s grid', () => {
