@@ -125,10 +125,11 @@ type ServerOptionsOf = import('node:http').ServerOptions;
  */
 export function withHotHits(hot: HotHits, listener: RequestListener): RequestListener {
   // One reusable view of the request (answer() is synchronous): no closure per request.
+  const none: import('node:http').IncomingHttpHeaders = {};
   const view = {
     method: 'GET',
     url: '',
-    headers: {} as import('node:http').IncomingHttpHeaders,
+    headers: none,
     header(name: string): string | undefined {
       const v = this.headers[name];
       return Array.isArray(v) ? v.join(', ') : v;
@@ -138,9 +139,10 @@ export function withHotHits(hot: HotHits, listener: RequestListener): RequestLis
     view.method = req.method ?? 'GET';
     view.url = req.url ?? '';
     view.headers = req.headers;
-    const head = hot.answer(view);
-    view.headers = {};
+    const head = hot.answerRaw(view);
+    view.headers = none;
     if (!head) return listener(req, res);
+    // A flat header list, patched in place per hit: writeHead copies it into the head now.
     res.writeHead(head.status, head.headers);
     res.end(head.body ?? undefined);
   };
