@@ -125,6 +125,8 @@ interface Prepared {
   common: CommonHeaders;
   filename: string | undefined;
   status: 200 | 204;
+  /** The 200's body (the entry's bytes, as a Buffer view where Buffer exists: node:http would wrap a plain Uint8Array per write). */
+  body: Uint8Array | null;
   full: string[];
   notModified: string[];
   /** Value indexes in `full` / `notModified`: Cache-Control, Server-Timing, X-Request-Id, X-Run-Id (-1: the entry's own, fixed). */
@@ -156,7 +158,8 @@ function prepare(entry: CacheEntry, common: CommonHeaders, filename: string | un
   const nm = resultHead(options, { requestId: SLOT_ID, private: false, ifNoneMatch: entry.etag });
   const full = flat(addCommonHeaders(ok.headers, common));
   const notModified = flat(addCommonHeaders(nm.headers, common));
-  return { common, filename, status: ok.status as 200 | 204, full, notModified, slots: slotsOf(full), slots304: slotsOf(notModified), maxAge: -1, cacheControl: '' };
+  const body = ok.body && typeof Buffer !== 'undefined' && !Buffer.isBuffer(ok.body) ? Buffer.from(ok.body.buffer, ok.body.byteOffset, ok.body.byteLength) : ok.body;
+  return { common, filename, status: ok.status as 200 | 204, body, full, notModified, slots: slotsOf(full), slots304: slotsOf(notModified), maxAge: -1, cacheControl: '' };
 }
 
 /** Longest URL remembered: longer ones always take the full path (they are rarely repeated). */
@@ -207,7 +210,7 @@ export function createHotHits(o: HotHitsOptions): HotHits {
     headers[slots.timing] = hitTiming(performance.now() - t0);
     raw.status = notModified ? 304 : p.status;
     raw.headers = headers;
-    raw.body = raw.status === 200 ? entry.body : null;
+    raw.body = raw.status === 200 ? p.body : null;
     answered++;
     const observe = o.observe?.request;
     if (observe) {
