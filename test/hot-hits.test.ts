@@ -110,6 +110,28 @@ describe('cached-hit fast path', () => {
     expect(await memoryHits()).toBe(hitsBefore + 2);
   });
 
+  it('reads its headers in any case, and duplicates as node:http joins them', async () => {
+    const path = '/udf/stamp/tiles/5/21/10.mvt';
+    const first = await get(path);
+    const etag = first.headers.get('etag')!;
+    await first.arrayBuffer();
+    const before = answered();
+    // Two If-None-Match lines: node joins them ("x", <etag>), which matches.
+    const twice = await rawGet(path, ['if-none-match: "x"', `IF-NONE-MATCH: ${etag}`, `ORIGIN: ${ORIGIN}`, 'X-Request-ID: edge-9']);
+    expect(twice.status).toBe(304);
+    expect(twice.headers['access-control-allow-origin']).toBe(ORIGIN);
+    expect(twice.headers['x-request-id']).toBe('edge-9');
+    // Two origins are joined too (no allowed origin then), as the pipeline sees them.
+    const origins = await rawGet(path, [`Origin: ${ORIGIN}`, `origin: ${ORIGIN}`]);
+    expect(origins.status).toBe(200);
+    expect(origins.headers['access-control-allow-origin']).toBeUndefined();
+    expect(answered()).toBe(before + 2);
+    // Any Authorization line, in any case, goes to auth.
+    const auth = await rawGet(path, ['AUTHORIZATION: Bearer nope']);
+    expect(auth.status).toBe(200);
+    expect(answered()).toBe(before + 2);
+  });
+
   it('leaves HEAD, tokens and forced recomputation to the pipeline', async () => {
     const path = '/udf/stamp/tiles/5/18/10.mvt';
     await (await get(path)).arrayBuffer();
@@ -232,6 +254,21 @@ describe('cached-hit fast path under --auth', () => {
     expect(count()).toBe(before + 1);
   });
 });
+
+/** A GET with exactly these header lines (fetch would merge duplicates), over a raw socket. */
+async function rawGet(path: string, lines: string[]): Promise<{ status: number; headers: Record<string, string> }> {
+  const { connect } = await import('node:net');
+  const socket = connect(server.port, '127.0.0.1');
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`);
+  const chunks: Buffer[] = [];
+  for await (const c of socket) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('latin1');
+  const [head] = text.split('\r\n\r\n');
+  const [statusLine, ...rest] = head!.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const l of rest) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+  return { status: Number(statusLine!.split(' ')[1]), headers };
+}
 
 /** tilesmith_cache_requests_total{result="hit",tier="memory"} from /metrics. */
 async function memoryHits(): Promise<number> {

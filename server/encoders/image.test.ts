@@ -205,3 +205,47 @@ describe('rasterToPixels: single band + colormap', () => {
     expect([...rev.data]).toEqual(reference(values, 255, 0, undefined, lut, true));
   });
 });
+
+describe('pixel buffers reused between encodes', () => {
+  /** An allocator handing out a buffer full of stale bytes (as a pooled one may be). */
+  const dirty = (bytes: number) => new Uint8Array(bytes).fill(0xab);
+
+  it('rasterToPixels writes every byte of a supplied buffer: masked pixels come out transparent, not stale', () => {
+    const values = Float32Array.from([NaN, 0.2, -9999, 0.9, NaN, 1]);
+    const raster = { width: 3, height: 2, bands: 1 as const, data: values, noData: -9999 };
+    for (const c of [{ rescale: [0, 1] as [number, number], colormap: 'viridis' }, { rescale: [0, 1] as [number, number] }]) {
+      const fresh = rasterToPixels(raster, c);
+      const reused = rasterToPixels(raster, c, dirty);
+      expect([...reused.data]).toEqual([...fresh.data]);
+      expect(reused.channels).toBe(fresh.channels);
+    }
+    // Multi-band (general loop) too.
+    const rgb = { width: 2, height: 1, bands: 3 as const, data: Float32Array.from([NaN, NaN, NaN, 0.1, 0.5, 0.9]) };
+    expect([...rasterToPixels(rgb, { rescale: [0, 1] }, dirty).data]).toEqual([...rasterToPixels(rgb, { rescale: [0, 1] }).data]);
+  });
+
+  it('the png encoder gives the same bytes for a tile encoded after others (its pixel buffer is reused)', async () => {
+    const size = 64;
+    const tile = (hole: boolean) => {
+      const data = new Float32Array(size * size);
+      for (let i = 0; i < data.length; i++) data[i] = hole && i % 7 === 0 ? NaN : (i % size) / size;
+      return rasterResult(size, size, data);
+    };
+    const c = ctx({ tileSize: size, rescale: [0, 1], colormap: 'viridis' });
+    const holes = tile(true);
+    const first = Buffer.from(await pngEncoder.encode(holes, c));
+    // Full tiles fill the pooled buffer with colour; the holes must still come out transparent.
+    for (let i = 0; i < 3; i++) await pngEncoder.encode(tile(false), c);
+    const again = await Promise.all([pngEncoder.encode(holes, c), pngEncoder.encode(tile(false), c), pngEncoder.encode(holes, c)]);
+    expect(Buffer.from(again[0]).equals(first)).toBe(true);
+    expect(Buffer.from(again[2]).equals(first)).toBe(true);
+    const decoded = await pixels(first);
+    expect(decoded.data.slice(0, 4)).toEqual([0, 0, 0, 0]);
+    // A uint8 raster handed to sharp as it is (no copy) is never taken into the pool.
+    const grey = new Uint8Array(size * size).fill(7);
+    await pngEncoder.encode(rasterResult(size, size, grey), ctx({ tileSize: size }));
+    await pngEncoder.encode(tile(false), c);
+    await pngEncoder.encode(rasterResult(size, size, new Float32Array(size * size).fill(0.5)), ctx({ tileSize: size, rescale: [0, 1] }));
+    expect(grey.every((v) => v === 7)).toBe(true);
+  });
+});

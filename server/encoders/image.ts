@@ -24,6 +24,36 @@ export interface ImageFormat {
 }
 
 /**
+ * Pixel buffers between encodes, by size: a 256² RGBA tile is 256 KB, which as a new
+ * allocation costs fresh zeroed pages on every encode (and external-memory GC pressure).
+ * A buffer comes back once sharp has finished reading it (`toBuffer` resolved); at most
+ * `POOL_BYTES` are kept, per thread (each compute worker has its own module instance).
+ */
+const pool = new Map<number, Uint8Array[]>();
+const pooled = new WeakSet<Uint8Array>();
+const POOL_BYTES = 8 * 1024 * 1024;
+let poolBytes = 0;
+
+function takePixels(bytes: number): Uint8Array {
+  const free = pool.get(bytes)?.pop();
+  if (free) {
+    poolBytes -= bytes;
+    return free;
+  }
+  const fresh = new Uint8Array(bytes);
+  pooled.add(fresh);
+  return fresh;
+}
+
+function returnPixels(buf: Uint8Array): void {
+  if (!pooled.has(buf) || poolBytes + buf.byteLength > POOL_BYTES) return;
+  let list = pool.get(buf.byteLength);
+  if (!list) pool.set(buf.byteLength, (list = []));
+  list.push(buf);
+  poolBytes += buf.byteLength;
+}
+
+/**
  * An encoder that renders raster results to 8-bit pixels (rescale, colormap, transparency)
  * and writes them with sharp in `format`; tiles are resized to the requested tile size.
  * @example createImageEncoder({ name: 'gif', aliases: [], extension: 'gif', mediaType: 'image/gif', output: (i) => i.gif() })
@@ -66,7 +96,12 @@ export function createImageEncoder(format: ImageFormat): Encoder {
       }
       if (result.kind !== 'raster') throw new Error(`${format.name} encoder cannot encode a ${result.kind} result`);
       const { raster } = result;
-      return encodePixels(rasterToPixels(raster, ctx), raster.width, raster.height, ctx);
+      const pixels = rasterToPixels(raster, ctx, takePixels);
+      try {
+        return await encodePixels(pixels, raster.width, raster.height, ctx);
+      } finally {
+        returnPixels(pixels.data); // only buffers takePixels made (not a raster's own bytes)
+      }
     },
   };
 }

@@ -16,10 +16,11 @@ export interface Pixels {
  * Turns raster data into 8-bit pixels: values are mapped through `rescale` (required for any
  * type but uint8), a single band through the colormap's lookup table, and NaN / `noData`
  * pixels become transparent (which adds an alpha channel). For non-uint8 data with an alpha
- * band, the alpha band is rescaled with the same range as the colour bands.
+ * band, the alpha band is rescaled with the same range as the colour bands. `alloc` supplies
+ * the output bytes (e.g. from a pool; their old contents do not matter), else they are new.
  * @throws BadRequestError when a non-uint8 raster comes without a range, or the range is unusable.
  */
-export function rasterToPixels(raster: RasterData, ctx: Pick<EncodeContext, 'rescale' | 'colormap'>): Pixels {
+export function rasterToPixels(raster: RasterData, ctx: Pick<EncodeContext, 'rescale' | 'colormap'>, alloc?: (bytes: number) => Uint8Array): Pixels {
   const { width, height, bands, data, noData } = raster;
   const isByte = data instanceof Uint8Array || data instanceof Uint8ClampedArray;
   const isFloat = data instanceof Float32Array || data instanceof Float64Array;
@@ -51,10 +52,12 @@ export function rasterToPixels(raster: RasterData, ctx: Pick<EncodeContext, 'res
   const outAlpha = hasAlphaBand || masking;
   const channels = (outColor + (outAlpha ? 1 : 0)) as Pixels['channels'];
   const pixels = width * height;
-  if (lut && bands === 1) return colormapped(data, pixels, lut, range ? range[0] : 0, range ? (range[1] - range[0]) / 255 : 1, checkNoData ? (noData as number) : undefined, channels);
+  const bytes = alloc ? alloc(pixels * channels) : new Uint8Array(pixels * channels);
+  if (lut && bands === 1) return colormapped(data, pixels, lut, range ? range[0] : 0, range ? (range[1] - range[0]) / 255 : 1, checkNoData ? (noData as number) : undefined, channels, bytes);
   // Uint8ClampedArray assignment rounds and clamps to 0..255 (NaN → 0), which is exactly the
   // rescale we want, without per-value Math calls.
-  const out = new Uint8ClampedArray(pixels * channels);
+  if (alloc) bytes.fill(0); // masked pixels are skipped below: they must read as zero
+  const out = new Uint8ClampedArray(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const min = range ? range[0] : 0;
   const span = range ? (range[1] - range[0]) / 255 : 1;
   const scaled = new Uint8ClampedArray(bands); // one pixel's bands, already 0..255
@@ -86,7 +89,7 @@ export function rasterToPixels(raster: RasterData, ctx: Pick<EncodeContext, 'res
     }
     if (outAlpha) out[dst + outColor] = hasAlphaBand ? scaled[colorBands] : 255;
   }
-  return { data: new Uint8Array(out.buffer), channels };
+  return { data: bytes, channels };
 }
 
 /** Little-endian platforms can write a pixel's RGBA as one uint32. */
@@ -110,24 +113,29 @@ function packedLut(lut: Uint8Array): Uint32Array {
  * general path) and its colour written as one packed uint32 (RGBA) per pixel, or three bytes
  * for RGB. Output is identical to the general loop's.
  */
-function colormapped(data: RasterData['data'], pixels: number, lut: Uint8Array, min: number, span: number, noData: number | undefined, channels: Pixels['channels']): Pixels {
-  const out = new Uint8Array(pixels * channels);
+function colormapped(data: RasterData['data'], pixels: number, lut: Uint8Array, min: number, span: number, noData: number | undefined, channels: Pixels['channels'], out: Uint8Array): Pixels {
   const index = new Uint8ClampedArray(1);
   if (channels === 4) {
     const hasNoData = noData !== undefined;
-    if (LITTLE_ENDIAN) {
-      const out32 = new Uint32Array(out.buffer);
+    if (LITTLE_ENDIAN && out.byteOffset % 4 === 0) {
+      const out32 = new Uint32Array(out.buffer, out.byteOffset, pixels);
       const packed = packedLut(lut);
       for (let i = 0; i < pixels; i++) {
         const v = data[i];
-        if (v !== v || (hasNoData && v === noData)) continue; // transparent: out is zeroed
+        if (v !== v || (hasNoData && v === noData)) {
+          out32[i] = 0; // transparent (out may hold an earlier tile's pixels)
+          continue;
+        }
         index[0] = (v - min) / span;
         out32[i] = packed[index[0]];
       }
     } else {
       for (let i = 0, dst = 0; i < pixels; i++, dst += 4) {
         const v = data[i];
-        if (v !== v || (hasNoData && v === noData)) continue;
+        if (v !== v || (hasNoData && v === noData)) {
+          out[dst] = out[dst + 1] = out[dst + 2] = out[dst + 3] = 0;
+          continue;
+        }
         index[0] = (v - min) / span;
         const j = index[0] * 3;
         out[dst] = lut[j];

@@ -182,6 +182,16 @@ export interface ResultHead {
   body: Uint8Array | null;
 }
 
+/** Seconds `entry` may still be served (its remaining lifetime, whole seconds, never negative). */
+export function maxAgeOf(entry: CacheEntry, now = Date.now()): number {
+  return Math.max(0, Math.floor((entry.expiresAt - now) / 1000));
+}
+
+/** The `Cache-Control` of a result with `maxAge` seconds left (`no-store` when not cacheable or expired). */
+export function cacheControl(cacheable: boolean, isPrivate: boolean, maxAge: number): string {
+  return cacheable && maxAge > 0 ? `${isPrivate ? 'private' : 'public'}, max-age=${maxAge}` : 'no-store';
+}
+
 /**
  * The status, headers and body of a computed or cached result: 200 / 204 / 304 with ETag,
  * Cache-Control (remaining lifetime of the entry), X-Cache and Server-Timing. A pure function
@@ -190,9 +200,8 @@ export interface ResultHead {
  */
 export function resultHead(o: ResultResponseOptions, r: ResultHeadRequest): ResultHead {
   const { entry } = o;
-  const maxAge = Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1000));
   const headers: Record<string, string> = {
-    'Cache-Control': o.cacheable && maxAge > 0 ? `${r.private ? 'private' : 'public'}, max-age=${maxAge}` : 'no-store',
+    'Cache-Control': cacheControl(o.cacheable, r.private, maxAgeOf(entry)),
     ETag: entry.etag,
     'X-Cache': o.cacheStatus,
     'Server-Timing': o.serverTiming ?? serverTiming(o.timings),

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { RunRegistry } from '../compute/runs.ts';
 import { serve } from '@hono/node-server';
-import { createServer as createHttpServer, type RequestListener } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { HotHits } from '../routes/hot-hits.ts';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -124,26 +124,79 @@ type ServerOptionsOf = import('node:http').ServerOptions;
  * `Response` → `node:http` conversion: ~3× the cached-hit throughput (see BENCHMARKS.md).
  */
 export function withHotHits(hot: HotHits, listener: RequestListener): RequestListener {
-  // One reusable view of the request (answer() is synchronous): no closure per request.
-  const view = {
-    method: 'GET',
-    url: '',
-    headers: {} as import('node:http').IncomingHttpHeaders,
-    header(name: string): string | undefined {
-      const v = this.headers[name];
-      return Array.isArray(v) ? v.join(', ') : v;
-    },
-  };
+  // One reusable view of the request (answerRaw() is synchronous): no closure per request.
+  const view = new HotHitView();
   return (req, res) => {
-    view.method = req.method ?? 'GET';
-    view.url = req.url ?? '';
-    view.headers = req.headers;
-    const head = hot.answer(view);
-    view.headers = {};
+    view.reset(req);
+    const head = hot.answerRaw(view);
+    view.reset(undefined);
     if (!head) return listener(req, res);
+    // A flat header list, patched in place per hit: writeHead copies it into the head now.
     res.writeHead(head.status, head.headers);
     res.end(head.body ?? undefined);
   };
+}
+
+/**
+ * The request as the fast path reads it. The four headers it asks for (`authorization`,
+ * `x-request-id`, `if-none-match`, `origin`) are read from `rawHeaders` in one pass instead of
+ * `req.headers`, which node:http builds on first access (an object and a lower-cased name per
+ * header: a browser sends ten or more). Should one of the four appear twice, node's own
+ * `req.headers` answers, with its rules for duplicates (`authorization`: the first; the others
+ * joined with `, `).
+ */
+class HotHitView {
+  method = 'GET';
+  url = '';
+  private req: IncomingMessage | undefined = undefined;
+  private scanned = false;
+  private duplicate = false;
+  private authorization: string | undefined = undefined;
+  private requestId: string | undefined = undefined;
+  private ifNoneMatch: string | undefined = undefined;
+  private origin: string | undefined = undefined;
+
+  reset(req: IncomingMessage | undefined): void {
+    this.req = req;
+    this.method = req?.method ?? 'GET';
+    this.url = req?.url ?? '';
+    this.scanned = this.duplicate = false;
+    this.authorization = this.requestId = this.ifNoneMatch = this.origin = undefined;
+  }
+
+  header(name: string): string | undefined {
+    if (!this.scanned) this.scan();
+    if (!this.duplicate) {
+      switch (name) {
+        case 'authorization':
+          return this.authorization;
+        case 'x-request-id':
+          return this.requestId;
+        case 'if-none-match':
+          return this.ifNoneMatch;
+        case 'origin':
+          return this.origin;
+      }
+    }
+    const v = this.req?.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  private scan(): void {
+    this.scanned = true;
+    const raw = this.req?.rawHeaders ?? [];
+    for (let i = 0; i < raw.length && !this.duplicate; i += 2) {
+      const n = raw[i]!;
+      const len = n.length;
+      if (len !== 6 && len !== 12 && len !== 13) continue;
+      const lower = n.toLowerCase();
+      const v = raw[i + 1]!;
+      if (lower === 'origin') this.origin === undefined ? (this.origin = v) : (this.duplicate = true);
+      else if (lower === 'authorization') this.authorization === undefined ? (this.authorization = v) : (this.duplicate = true);
+      else if (lower === 'if-none-match') this.ifNoneMatch === undefined ? (this.ifNoneMatch = v) : (this.duplicate = true);
+      else if (lower === 'x-request-id') this.requestId === undefined ? (this.requestId = v) : (this.duplicate = true);
+    }
+  }
 }
 
 /** Optional parts (Python runtime, client pages) are loaded if present in this build. */
