@@ -56,7 +56,37 @@ signal.signal(signal.SIGINT, signal.SIG_IGN)
 # If Node itself is killed (even SIGKILL), the kernel sends us SIGTERM (PR_SET_PDEATHSIG);
 # we then SIGKILL our group and every descendant. As a child subreaper, processes a UDF
 # detached from (double fork, setsid) are re-parented to us, so we still find them.
+def _server_gone(parent):
+    """Whether the server process has ended (re-parented us, or is a zombie / gone). Right
+    after PR_SET_PDEATHSIG fires, the server may still be a dying process whose other threads
+    are being torn down: getppid() can still name it."""
+    if os.getppid() != parent:
+        return True
+    try:
+        with open(f"/proc/{parent}/stat") as fh:
+            stat = fh.read()
+        return stat[stat.rindex(")") + 2] in "ZXx"
+    except (OSError, ValueError, IndexError):
+        return True
+
+
+def _remove_results_if_orphaned():
+    """The server is gone: nobody will read or remove the result files of our pool (see
+    result-files.ts), so the first worker to notice removes the pool's folder. Never while the
+    server runs (a stray SIGTERM to one worker must not take the others' files)."""
+    folder = os.environ.get("TILESMITH_RESULT_DIR", "")
+    parent = int(os.environ.get("TILESMITH_PARENT_PID", "0") or 0)
+    if not folder or not parent:
+        return
+    for _ in range(50):  # up to ~0.5 s for a dying server to be gone
+        if _server_gone(parent):
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        time.sleep(0.01)
+
+
 def _kill_tree():
+    _remove_results_if_orphaned()
     me = os.getpid()
     todo, seen = [me], set()
     while todo:  # descendants via /proc/<pid>/task/<tid>/children
@@ -252,14 +282,70 @@ def _clean_floats(v):
     return v
 
 
-def send(ftype, header, buffers=()):
+def send(ftype, header, buffers=(), file_id=None):
     """Writes one frame; buffers are placed at 8-byte aligned offsets listed in header.buffers."""
-    _write_frame(pack(ftype, header, buffers))
+    _write_frame(pack(ftype, header, buffers, file_id))
 
 
-def pack(ftype, header, buffers=()):
-    """Builds a frame without writing anything, so a value that cannot be encoded raises before
-    a single byte reaches the protocol pipe (and becomes an error frame instead)."""
+# Large payloads go through a file in the pool's private folder instead of the pipe (see
+# result-files.ts): one writev here and one read in Node, instead of a write that blocks every
+# ~208 KiB until Node has read the socket back 64 KiB at a time. Empty: always the pipe.
+_RESULT_DIR = os.environ.get("TILESMITH_RESULT_DIR", "")
+try:
+    _RESULT_FILE_MIN = int(os.environ.get("TILESMITH_RESULT_FILE_MIN", "") or 65536)
+except ValueError:
+    _RESULT_FILE_MIN = 65536
+_IOV_MAX = 1024
+
+
+def _dump_header(header):
+    try:
+        return json.dumps(header, default=_json_default, allow_nan=False, separators=(",", ":")).encode()
+    except ValueError:
+        return json.dumps(_clean_floats(header), default=_json_default, separators=(",", ":")).encode()
+
+
+def _write_result_file(file_id, parts, total):
+    """Writes a payload to <result dir>/<file_id> (0600, O_EXCL: never an existing file or a
+    symlink). False, with nothing left behind, when it cannot (disk full, folder gone): the
+    payload then goes through the pipe."""
+    path = os.path.join(_RESULT_DIR, str(int(file_id)))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return False
+    ok = False
+    try:
+        views = list(parts)
+        written = 0
+        while views:
+            n = os.writev(fd, views[:_IOV_MAX])
+            written += n
+            while views and n >= views[0].nbytes:
+                n -= views[0].nbytes
+                views.pop(0)
+            if n:
+                views[0] = views[0][n:]
+        ok = written == total
+    except OSError:
+        ok = False
+    finally:
+        os.close(fd)
+        if not ok:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    return ok
+
+
+def pack(ftype, header, buffers=(), file_id=None):
+    """Builds a frame without writing anything to the pipe, so a value that cannot be encoded
+    raises before a single byte reaches the protocol (and becomes an error frame instead).
+    With `file_id` (the id of the call or echo answered), a payload of at least
+    TILESMITH_RESULT_FILE_MIN bytes is written to the result folder and the frame names its
+    length in `payloadFile` instead of carrying it; the header is encoded first, so nothing is
+    written for a frame that cannot be sent."""
     offsets = []
     pos = 0
     padded = []
@@ -269,14 +355,17 @@ def pack(ftype, header, buffers=()):
         padded.append(mv)
         pad = (-mv.nbytes) % 8
         if pad:
-            padded.append(b"\0" * pad)
+            padded.append(memoryview(b"\0" * pad))
         pos += mv.nbytes + pad
     if buffers:
         header["buffers"] = offsets
-    try:
-        hjson = json.dumps(header, default=_json_default, allow_nan=False, separators=(",", ":")).encode()
-    except ValueError:
-        hjson = json.dumps(_clean_floats(header), default=_json_default, separators=(",", ":")).encode()
+    if file_id is not None and _RESULT_DIR and pos >= _RESULT_FILE_MIN:
+        header["payloadFile"] = pos
+        hjson = _dump_header(header)
+        if _write_result_file(file_id, padded, pos):
+            return [struct.pack("<IcI", 5 + len(hjson), ftype, len(hjson)), hjson]
+        del header["payloadFile"]
+    hjson = _dump_header(header)
     return [struct.pack("<IcI", 5 + len(hjson) + pos, ftype, len(hjson)), hjson] + padded
 
 
@@ -1186,7 +1275,7 @@ def _handle_call(h, rid):
         timings["freedBefore"] = _freed_ms
         _freed_ms = None
     try:
-        frame = pack(b"R", {"id": rid, "logs": logs, "result": desc, "timings": timings}, bufs)
+        frame = pack(b"R", {"id": rid, "logs": logs, "result": desc, "timings": timings}, bufs, file_id=rid)
     except Exception as e:  # noqa: BLE001 — e.g. a value json cannot encode deep inside a dict
         _error(rid, "unsupported", Unsupported(f"the UDF's result could not be sent: {type(e).__name__}: {e}; "
                                                f"supported return types: {_SUPPORTED}"), logs)
@@ -1226,7 +1315,7 @@ def main():
         elif ftype == b"L":
             handle_load(header)
         elif ftype == b"P":  # echo: the transport floor for benchmarks
-            send(b"R", {"id": header["id"], "logs": [], "result": {"t": "echo", "data": 0}}, [payload] if len(payload) else [])
+            send(b"R", {"id": header["id"], "logs": [], "result": {"t": "echo", "data": 0}}, [payload] if len(payload) else [], file_id=header["id"])
         else:
             send(b"E", {"id": header.get("id"), "kind": "protocol", "message": f"unknown frame type {ftype!r}", "logs": []})
 
