@@ -258,67 +258,153 @@ interface ColumnDesc {
   valid?: number;
 }
 
-/** Column values as a plain JS array (int64 becomes Number: exact up to 2^53). */
-function readColumn(frame: Frame, col: ColumnDesc, rows: number): unknown[] {
-  const valid = col.valid !== undefined ? bytes(frame, col.valid) : null;
-  const out = new Array<unknown>(rows);
-  if (col.type === 'float') {
-    const d = buffer(frame, col.data, Float64Array);
-    for (let i = 0; i < rows; i++) out[i] = (valid && !valid[i]) || Number.isNaN(d[i]) ? null : d[i];
-  } else if (col.type === 'int') {
-    // int64 as two int32 halves: hi · 2^32 + lo is one correctly rounded addition of two exact
-    // numbers, i.e. the same Number as Number(BigInt) gives, without a BigInt per row.
-    const d = buffer(frame, col.data, Int32Array);
-    for (let i = 0; i < rows; i++) out[i] = valid && !valid[i] ? null : d[2 * i + 1] * 4294967296 + (d[2 * i] >>> 0);
-  } else if (col.type === 'bool') {
-    const d = bytes(frame, col.data);
-    for (let i = 0; i < rows; i++) out[i] = valid && !valid[i] ? null : d[i] !== 0;
-  } else {
-    const offs = buffer(frame, col.offsets!, Uint32Array);
-    const data = bytes(frame, col.data);
-    // ASCII text (byte offsets = character offsets): one string for the column, sliced per row,
-    // instead of one UTF-8 decode call per cell.
-    const all = isAscii(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1') : null;
-    for (let i = 0; i < rows; i++) {
-      if (valid && !valid[i]) {
-        out[i] = null;
-        continue;
-      }
-      const s = all !== null ? all.slice(offs[i], offs[i + 1]) : text(data, offs[i], offs[i + 1]);
-      out[i] = col.type === 'json' ? JSON.parse(s) : s;
-    }
-  }
-  return out;
+/** One column of a frame, ready for a row builder: its buffers as typed arrays, no values yet. */
+interface ColumnData {
+  /** float: float64 values; int: int64 as int32 pairs (lo, hi); bool: uint8 0/1. */
+  d?: Float64Array | Int32Array | Uint8Array;
+  /** str / json: (rows + 1) byte offsets into `r`. */
+  o?: Uint32Array;
+  /** str / json: the UTF-8 bytes. */
+  r?: Uint8Array;
+  /** str / json whose bytes are all ASCII: the column's text as one string, sliced per row. */
+  s?: string;
+  /** 0 = null, when the column has nulls. */
+  v?: Uint8Array;
 }
 
-type RowMaker = (values: unknown[][], i: number) => Record<string, unknown>;
-const rowMakers = new Map<string, RowMaker>();
+/** The buffers of one column, checked against the row count (a short buffer would read as undefined). */
+function columnData(frame: Frame, col: ColumnDesc, rows: number): ColumnData {
+  const c: ColumnData = {};
+  if (col.valid !== undefined) c.v = bytes(frame, col.valid);
+  let n: number;
+  if (col.type === 'float') n = (c.d = buffer(frame, col.data, Float64Array)).length;
+  else if (col.type === 'int') n = (c.d = buffer(frame, col.data, Int32Array)).length / 2;
+  else if (col.type === 'bool') n = (c.d = bytes(frame, col.data)).length;
+  else if (col.type === 'str' || col.type === 'json') {
+    c.o = buffer(frame, col.offsets!, Uint32Array);
+    c.r = bytes(frame, col.data);
+    n = c.o.length - 1;
+    if (rows > 0 && c.o[rows] > c.r.length) throw new TypeError(`column ${JSON.stringify(col.name)}: offsets past its ${c.r.length} bytes`);
+    // ASCII (byte offsets = character offsets): one string for the column, sliced per row,
+    // instead of one UTF-8 decode call per cell.
+    if (isAscii(c.r)) c.s = Buffer.from(c.r.buffer, c.r.byteOffset, c.r.byteLength).toString('latin1');
+  } else {
+    throw new TypeError(`column ${JSON.stringify(col.name)} has unknown type ${JSON.stringify(col.type)}`);
+  }
+  if (n < rows || (c.v && c.v.length < rows)) throw new TypeError(`column ${JSON.stringify(col.name)} holds ${n} values for ${rows} rows`);
+  return c;
+}
+
+/** The JS expression for row `i` of column `k` (its locals are d<k>, o<k>, r<k>, s<k>, v<k>). */
+function cellExpr(col: ColumnDesc, k: number, ascii: boolean): string {
+  let e: string;
+  switch (col.type) {
+    case 'float': // NaN is null, as pandas' missing value
+      e = `((t = d${k}[i]) === t ? t : null)`;
+      break;
+    case 'int': // hi · 2^32 + lo: one correctly rounded addition, = Number(BigInt), without a BigInt per row
+      e = `d${k}[2 * i + 1] * 4294967296 + (d${k}[2 * i] >>> 0)`;
+      break;
+    case 'bool':
+      e = `d${k}[i] !== 0`;
+      break;
+    default: {
+      const str = ascii ? `s${k}.slice(o${k}[i], o${k}[i + 1])` : `text(r${k}, o${k}[i], o${k}[i + 1])`;
+      e = col.type === 'json' ? `JSON.parse(${str})` : str;
+    }
+  }
+  return col.valid !== undefined ? `(v${k}[i] ? ${e} : null)` : e;
+}
+
+/** Geometry of one row: g = coordinates (points) or WKB bytes, go = WKB offsets, gv = validity. */
+type GeometryMode = 'none' | 'p2' | 'p3' | 'p2v' | 'p3v' | 'wkb';
+
+function geometryExpr(mode: GeometryMode): string {
+  switch (mode) {
+    case 'p2':
+    case 'p2v': {
+      const e = `{ type: 'Point', coordinates: [g[2 * i], g[2 * i + 1]] }`;
+      return mode === 'p2v' ? `(gv[i] ? ${e} : null)` : e;
+    }
+    case 'p3':
+    case 'p3v': {
+      // A NaN z (a 2-D point in a 3-D column) is left out of the position.
+      const e = `{ type: 'Point', coordinates: (z = g[3 * i + 2]) === z ? [g[3 * i], g[3 * i + 1], z] : [g[3 * i], g[3 * i + 1]] }`;
+      return mode === 'p3v' ? `(gv[i] ? ${e} : null)` : e;
+    }
+    case 'wkb':
+      return `(go[i + 1] > go[i] ? parseWkb(g.subarray(go[i], go[i + 1])) : null)`;
+    default:
+      return 'null';
+  }
+}
+
+type RowsBuilder = (cols: ColumnData[], g: Float64Array | Uint8Array | null, go: Uint32Array | null, gv: Uint8Array | null, rows: number) => unknown[];
+const builders = new Map<string, RowsBuilder>();
 
 /**
- * A function building one row as an object literal with the columns' names as keys: V8 gives
- * every row the same shape up front (~2× faster than adding keys one by one, measured on 10,000
- * rows × 3 columns: 0.9 → 0.45 ms). Names are embedded as JSON string literals in computed
- * keys, so any name is data, never code (`["__proto__"]` is an own property, as with
- * assignment). Kept per column list: the same UDF answers with the same columns.
+ * A function that builds every row (a table's row objects, or a FeatureCollection's features)
+ * in one loop straight from the frame's typed arrays: each row is an object literal with the
+ * columns' names as keys, so V8 gives all rows one shape up front (~2× faster than adding keys
+ * one by one), and no column is first turned into an array of values (measured on 10,000
+ * points × 3 columns: 0.46 → 0.30 ms). Names are embedded as JSON string literals, so any name
+ * is data, never code; `__proto__` is a computed key, an own property as with assignment. Kept
+ * per layout: the same UDF answers with the same columns.
  */
-function rowMaker(names: string[]): RowMaker {
-  const key = JSON.stringify(names);
-  let make = rowMakers.get(key);
-  if (!make) {
-    const fields = names.map((n, k) => `[${JSON.stringify(String(n))}]: v[${k}][i]`).join(', ');
-    make = new Function('v', 'i', `return { ${fields} };`) as RowMaker;
-    if (rowMakers.size >= 256) rowMakers.delete(rowMakers.keys().next().value!);
-    rowMakers.set(key, make);
+function rowsBuilder(columns: ColumnDesc[], ascii: boolean[], geometry: GeometryMode | null): RowsBuilder {
+  const key = JSON.stringify([columns.map((c) => [c.name, c.type, c.valid !== undefined]), ascii, geometry]);
+  let build = builders.get(key);
+  if (!build) {
+    const locals = columns
+      .map((c, k) => (c.type === 'str' || c.type === 'json' ? `const o${k} = cols[${k}].o, r${k} = cols[${k}].r, s${k} = cols[${k}].s` : `const d${k} = cols[${k}].d`) + (c.valid !== undefined ? `, v${k} = cols[${k}].v;` : ';'))
+      .join('\n');
+    const fields = columns
+      .map((c, k) => {
+        const name = JSON.stringify(String(c.name));
+        return `${String(c.name) === '__proto__' ? `[${name}]` : name}: ${cellExpr(c, k, ascii[k])}`;
+      })
+      .join(', ');
+    const row = geometry === null ? `{ ${fields} }` : `{ type: 'Feature', geometry: ${geometryExpr(geometry)}, properties: { ${fields} } }`;
+    const body = `${locals}
+const out = new Array(rows);
+let t, z;
+for (let i = 0; i < rows; i++) out[i] = ${row};
+return out;`;
+    build = new Function('text', 'parseWkb', `return function buildRows(cols, g, go, gv, rows) {\n${body}\n};`)(text, parseWkb) as RowsBuilder;
+    if (builders.size >= 256) builders.delete(builders.keys().next().value!);
+    builders.set(key, build);
   }
-  return make;
+  return build;
 }
 
 function readRows(frame: Frame, columns: ColumnDesc[], rows: number): Record<string, unknown>[] {
-  const values = columns.map((c) => readColumn(frame, c, rows));
-  const make = rowMaker(columns.map((c) => c.name));
-  const out = new Array<Record<string, unknown>>(rows);
-  for (let i = 0; i < rows; i++) out[i] = make(values, i);
-  return out;
+  const cols = columns.map((c) => columnData(frame, c, rows));
+  return rowsBuilder(columns, cols.map((c) => c.s !== undefined), null)(cols, null, null, null, rows) as Record<string, unknown>[];
+}
+
+/**
+ * The features of a GeoDataFrame: properties from the columns and, per row, a Point straight
+ * from the coordinate column (`{t:'points', dims, data, valid?}`: rows × dims float64, x y [z];
+ * `valid` 0 = null or empty point) or a geometry parsed from its WKB (`{offsets, data}`; an
+ * empty slice is null).
+ */
+function readFeatures(frame: Frame, columns: ColumnDesc[], geom: Record<string, any>, rows: number): Feature<Geometry | null>[] {
+  const cols = columns.map((c) => columnData(frame, c, rows));
+  const ascii = cols.map((c) => c.s !== undefined);
+  if (geom.t === 'points') {
+    const dims = geom.dims;
+    const xyz = buffer(frame, geom.data, Float64Array);
+    const valid = geom.valid !== undefined ? bytes(frame, geom.valid) : null;
+    if ((dims !== 2 && dims !== 3) || xyz.length !== rows * dims || (valid && valid.length < rows)) {
+      throw new TypeError(`bad point column: ${xyz.length} values for ${rows} rows of ${dims}`);
+    }
+    const mode = `p${dims}${valid ? 'v' : ''}` as GeometryMode;
+    return rowsBuilder(columns, ascii, mode)(cols, xyz, null, valid, rows) as Feature<Geometry | null>[];
+  }
+  const offs = buffer(frame, geom.offsets, Uint32Array);
+  const wkb = bytes(frame, geom.data);
+  if (offs.length < rows + 1 || (rows > 0 && offs[rows] > wkb.length)) throw new TypeError(`bad geometry column: ${offs.length} offsets for ${rows} rows`);
+  return rowsBuilder(columns, ascii, 'wkb')(cols, wkb, offs, null, rows) as Feature<Geometry | null>[];
 }
 
 /**
@@ -356,45 +442,13 @@ function decodeValue(frame: Frame, r: Record<string, any>): unknown {
     }
     case 'table':
       return table(readRows(frame, r.columns, r.rows), (r.columns as ColumnDesc[]).map((c) => c.name));
-    case 'features': {
-      const props = readRows(frame, r.columns, r.rows);
-      if (r.geometry.t === 'points') return pointFeatures(frame, r.geometry, props, r.rows);
-      const offs = buffer(frame, r.geometry.offsets, Uint32Array);
-      const wkb = bytes(frame, r.geometry.data);
-      const features: Feature<Geometry | null>[] = new Array(r.rows);
-      for (let i = 0; i < r.rows; i++) {
-        const geometry = offs[i + 1] > offs[i] ? parseWkb(wkb.subarray(offs[i], offs[i + 1])) : null;
-        features[i] = { type: 'Feature', geometry, properties: props[i] };
-      }
-      return { type: 'FeatureCollection', features } satisfies FeatureCollection<Geometry | null>;
-    }
+    case 'features':
+      return { type: 'FeatureCollection', features: readFeatures(frame, r.columns, r.geometry, r.rows) } satisfies FeatureCollection<Geometry | null>;
     case 'echo':
       return frame.header.buffers ? bytes(frame, 0) : null;
     default:
       throw new TypeError(`unknown result descriptor ${JSON.stringify(r.t)}`);
   }
-}
-
-/**
- * An all-points geometry column sent as coordinates (`{t:'points', dims, data, valid?}`: rows ×
- * dims float64, x y [z]; `valid` 0 = null or empty point): Points straight from the array, no
- * WKB. A NaN z (a 2-D point in a 3-D column) is left out of the position.
- */
-function pointFeatures(frame: Frame, g: { dims: number; data: number; valid?: number }, props: Record<string, unknown>[], rows: number): FeatureCollection<Geometry | null> {
-  const xyz = buffer(frame, g.data, Float64Array);
-  const valid = g.valid !== undefined ? bytes(frame, g.valid) : null;
-  const dims = g.dims;
-  if ((dims !== 2 && dims !== 3) || xyz.length !== rows * dims) throw new TypeError(`bad point column: ${xyz.length} values for ${rows} rows of ${dims}`);
-  const features: Feature<Geometry | null>[] = new Array(rows);
-  for (let i = 0, j = 0; i < rows; i++, j += dims) {
-    let geometry: Geometry | null = null;
-    if (!valid || valid[i]) {
-      const z = dims === 3 ? xyz[j + 2] : NaN;
-      geometry = { type: 'Point', coordinates: z === z ? [xyz[j], xyz[j + 1], z] : [xyz[j], xyz[j + 1]] };
-    }
-    features[i] = { type: 'Feature', geometry, properties: props[i] };
-  }
-  return { type: 'FeatureCollection', features };
 }
 
 /** Parses one WKB geometry (ISO or PostGIS EWKB flags, 2-D / Z / M / ZM) into GeoJSON. */
