@@ -1168,8 +1168,7 @@ def _encode_plain_column(name, values, bufs):
         col["type"] = "bool"
         bufs.append(values.astype(np.uint8))
     elif kind == "O":
-        values = values.tolist()
-        fast = _accel.utf8_column(values)
+        fast = _accel.utf8_column(values)  # reads the object array in place
         if fast is None:
             return None
         offsets, data, nulls = fast
