@@ -1,7 +1,7 @@
 /**
  * Decoding result frames into the values a TypeScript UDF returns, from frames laid out by hand
  * as protocol.ts documents them (the Python side is covered by accel.test.ts and
- * result-files.test.ts with a real worker): every column type with and without nulls, ASCII and
+ * result-files.test.ts with a real worker): every column type (int64 and int32 included) with and without nulls, ASCII and
  * non-ASCII text, JSON cells, awkward column names, 2-D / 3-D / missing points and WKB.
  */
 import { describe, expect, it } from 'vitest';
@@ -82,12 +82,17 @@ describe('decodeResult', () => {
   });
 
   it('builds point features from 2-D and 3-D coordinate columns, missing points as null geometries', () => {
-    const fc2 = decodeResult(frame({ t: 'features', rows: 2, columns: [{ name: 'id', type: 'int', data: 0 }], geometry: { t: 'points', dims: 2, data: 1 } }, [i64(5n, 6n), f64(1, 2, 3, 4)]));
+    const i32 = new Uint8Array(new Int32Array([-2147483648, 2147483647]).buffer);
+    const fc2 = decodeResult(frame({
+      t: 'features', rows: 2,
+      columns: [{ name: 'id', type: 'int', data: 0 }, { name: 'small', type: 'int32', data: 2, valid: 3 }],
+      geometry: { t: 'points', dims: 2, data: 1 },
+    }, [i64(5n, 6n), f64(1, 2, 3, 4), i32, u8(1, 0)]));
     expect(fc2).toEqual({
       type: 'FeatureCollection',
       features: [
-        { type: 'Feature', geometry: { type: 'Point', coordinates: [1, 2] }, properties: { id: 5 } },
-        { type: 'Feature', geometry: { type: 'Point', coordinates: [3, 4] }, properties: { id: 6 } },
+        { type: 'Feature', geometry: { type: 'Point', coordinates: [1, 2] }, properties: { id: 5, small: -2147483648 } },
+        { type: 'Feature', geometry: { type: 'Point', coordinates: [3, 4] }, properties: { id: 6, small: null } },
       ],
     });
     const fc3 = decodeResult(frame({ t: 'features', rows: 3, columns: [], geometry: { t: 'points', dims: 3, data: 0, valid: 1 } }, [f64(1, 2, 3, 4, 5, NaN, NaN, NaN, NaN), u8(1, 1, 0)])) as any;

@@ -25,7 +25,8 @@
  *   uint16, int16, uint32, int32, float32, float64). Python already transposed bands-first input.
  * - `{t:'table', rows, columns}` and `{t:'features', rows, columns, geometry: {offsets, data}}`
  *   (a GeoDataFrame, already in EPSG:4326). Each column is `{name, type, data, offsets?, valid?}`:
- *   - `float`: `data` = rows × float64; `int`: rows × int64; `bool`: rows × uint8 (0/1);
+ *   - `float`: `data` = rows × float64; `int`: rows × int64; `int32`: rows × int32 (an integer column
+ *     whose values all fit); `bool`: rows × uint8 (0/1);
  *   - `str` / `json`: `offsets` = (rows + 1) × uint32 byte offsets into `data` (UTF-8); `json`
  *     cells hold JSON text (mixed or nested Python objects);
  *   - `valid` (present only when a column has nulls): rows × uint8, 0 = null. NaN floats are null.
@@ -252,7 +253,7 @@ function text(data: Uint8Array, start: number, end: number): string {
 
 interface ColumnDesc {
   name: string;
-  type: 'float' | 'int' | 'bool' | 'str' | 'json';
+  type: 'float' | 'int' | 'int32' | 'bool' | 'str' | 'json';
   data: number;
   offsets?: number;
   valid?: number;
@@ -260,7 +261,7 @@ interface ColumnDesc {
 
 /** One column of a frame, ready for a row builder: its buffers as typed arrays, no values yet. */
 interface ColumnData {
-  /** float: float64 values; int: int64 as int32 pairs (lo, hi); bool: uint8 0/1. */
+  /** float: float64 values; int: int64 as int32 pairs (lo, hi); int32: the values; bool: uint8 0/1. */
   d?: Float64Array | Int32Array | Uint8Array;
   /** str / json: (rows + 1) byte offsets into `r`. */
   o?: Uint32Array;
@@ -279,6 +280,7 @@ function columnData(frame: Frame, col: ColumnDesc, rows: number): ColumnData {
   let n: number;
   if (col.type === 'float') n = (c.d = buffer(frame, col.data, Float64Array)).length;
   else if (col.type === 'int') n = (c.d = buffer(frame, col.data, Int32Array)).length / 2;
+  else if (col.type === 'int32') n = (c.d = buffer(frame, col.data, Int32Array)).length;
   else if (col.type === 'bool') n = (c.d = bytes(frame, col.data)).length;
   else if (col.type === 'str' || col.type === 'json') {
     c.o = buffer(frame, col.offsets!, Uint32Array);
@@ -304,6 +306,9 @@ function cellExpr(col: ColumnDesc, k: number, ascii: boolean): string {
       break;
     case 'int': // hi · 2^32 + lo: one correctly rounded addition, = Number(BigInt), without a BigInt per row
       e = `d${k}[2 * i + 1] * 4294967296 + (d${k}[2 * i] >>> 0)`;
+      break;
+    case 'int32':
+      e = `d${k}[i]`;
       break;
     case 'bool':
       e = `d${k}[i] !== 0`;

@@ -940,8 +940,7 @@ def _encode_column(name, s, bufs):
             col["type"] = "float"
             bufs.append(s.to_numpy(dtype="<f8"))
         else:
-            col["type"] = "int"
-            bufs.append(s.to_numpy(dtype="<i8"))
+            _int_column(col, s.to_numpy(dtype="<i8"), bufs)
         col["data"] = len(bufs) - 1
         return col
     isna = s.isna().to_numpy()
@@ -950,8 +949,7 @@ def _encode_column(name, s, bufs):
         col["type"] = "bool"
         bufs.append(s.to_numpy(dtype=np.uint8, na_value=0) if has_null else s.to_numpy(dtype=np.uint8))
     elif kind in "iu":
-        col["type"] = "int"
-        bufs.append(s.to_numpy(dtype="<i8", na_value=0) if has_null else s.to_numpy(dtype="<i8"))
+        _int_column(col, s.to_numpy(dtype="<i8", na_value=0) if has_null else s.to_numpy(dtype="<i8"), bufs)
     elif kind == "f":
         col["type"] = "float"
         bufs.append(s.to_numpy(dtype="<f8", na_value=np.nan))
@@ -973,6 +971,20 @@ def _encode_column(name, s, bufs):
         bufs.append((~isna).astype(np.uint8))
         col["valid"] = len(bufs) - 1
     return col
+
+
+_INT32 = np.iinfo(np.int32)
+
+
+def _int_column(col, values, bufs):
+    """An int64 column as int32 when every value fits (ids, counts, years: half the bytes to
+    move, and Node reads them without combining two halves), else as int64."""
+    if len(values) and _INT32.min <= values.min() and values.max() <= _INT32.max:
+        col["type"] = "int32"
+        bufs.append(values.astype("<i4"))
+    else:
+        col["type"] = "int"
+        bufs.append(values)
 
 
 def _infer_dtype(values, skipna):
@@ -1162,8 +1174,7 @@ def _encode_plain_column(name, values, bufs):
         col["type"] = "float"
         bufs.append(np.ascontiguousarray(values, dtype="<f8"))
     elif kind in "iu":
-        col["type"] = "int"
-        bufs.append(np.ascontiguousarray(values, dtype="<i8"))
+        _int_column(col, np.ascontiguousarray(values, dtype="<i8"), bufs)
     elif kind == "b":
         col["type"] = "bool"
         bufs.append(values.astype(np.uint8))
