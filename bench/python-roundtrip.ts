@@ -237,15 +237,17 @@ export async function benchPython(o: PythonOptions): Promise<string> {
       measured: `${t.vsTs.median.toFixed(1)}× (spread ${fmt.range(t.vsTs)}; ${fmt.ms(t.ms)} beyond the UDF body vs ${fmt.ms(gdf.ts)} for the whole TypeScript call)`,
       met: t.vsTs.median <= 2,
       obstacle:
-        'most of what is left is the fixed cost of crossing a process boundary with ~420 KB, before any Python work: sending the call and waking the worker ' +
-        '(~0.2 ms), moving the result frame through the socketpair Node reads 64 KiB at a time (~0.7–0.9 ms from the worker\'s write to ' +
-        'the frame in Node, measured with both sides\' monotonic clocks), and decoding it into the same 10,000 GeoJSON features the ' +
-        'TypeScript twin builds (~0.45 ms: row objects as literals, ASCII text sliced from one string, no BigInt) — together already ' +
-        '~3× a TypeScript call of ~0.45 ms. Encoding in the worker is ~0.6–1 ms with the compiled accelerator (10,000 shapely 1.8 ' +
-        'points read through GEOS in one C loop, ~0.45 ms; the text column in one C pass), against ~17 ms in pure Python when the goal ' +
-        'was set. Freeing the 10,000 shapely objects after the reply (their `__del__`, now in C: ~2–3 ms, from ~14 ms) is reported in ' +
-        'its own column and not counted. With shapely 2 or a columnar result (GeoArrow) the encode would shrink further; the transport ' +
-        'and decode floors would not.',
+        'measured inside one call (both sides\' monotonic clocks, medians of 40 calls, /usr/bin/python3 with shapely 1.8): sending the call ' +
+        'and waking the worker ~0.3 ms; encoding in the worker ~0.8 ms, of which ~0.6 ms is reading 10,000 shapely 1.8 points through ' +
+        'GEOS in one C loop (one Python object, one GEOS object and one coordinate sequence per point, each a cache miss on a frame the ' +
+        'UDF has just built; GEOS\'s getCoordSeq alone is a dynamic_cast per point) and ~0.15 ms the text column; writing the ~380 KB ' +
+        'payload to its result file ~0.3 ms; waking Node ~0.27 ms; Node\'s promise hops to the decoder ~0.25 ms; reading the file ' +
+        '~0.28 ms; decoding into the 10,000 GeoJSON features ~0.5 ms (0.30 ms hot: the same objects the TypeScript twin builds). Every ' +
+        'step after the UDF runs on caches the UDF has just flushed and on processes that slept through it (the TypeScript twin is timed ' +
+        'back to back, hot), so the fixed costs of crossing a process boundary (two wake-ups, two copies of the payload, the decode) ' +
+        'are already ~3× a TypeScript call of ~0.4–0.5 ms before any Python work. Freeing the 10,000 shapely objects after the reply ' +
+        '(~3 ms) is reported in its own column and not counted. With shapely 2 (vectorised coordinates) or a columnar result the ' +
+        'encode would shrink by most of its ~0.8 ms; the wake-ups, copies and decode would not.',
     });
   }
   return [
