@@ -296,6 +296,7 @@ try:
 except ValueError:
     _RESULT_FILE_MIN = 65536
 _IOV_MAX = 1024
+_O_PRIVATE = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)  # not on every OS
 
 
 def _dump_header(header):
@@ -311,7 +312,7 @@ def _write_result_file(file_id, parts, total):
     payload then goes through the pipe."""
     path = os.path.join(_RESULT_DIR, str(int(file_id)))
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_PRIVATE, 0o600)
     except OSError:
         return False
     ok = False
