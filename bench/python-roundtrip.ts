@@ -256,7 +256,8 @@ export async function benchPython(o: PythonOptions): Promise<string> {
     `Python UDFs in bench/python/ run through the Python runtime (\`createPythonLoader\`, one worker, ${python}) with \`runtime.run()\`, ` +
       'i.e. call frame → worker → UDF → result frame → decoded into the GeoJSON / raster value a TypeScript UDF would return. Baselines: ' +
       '(a) the worker\'s echo frame (`P`) carrying as many payload bytes as the UDF\'s result frame, on a second pool of the same kind (one worker, ' +
-      'same interpreter; the loader keeps its own pool private) — the transport floor; ' +
+      'same interpreter; the loader keeps its own pool private; its answer is decoded, so a large one is read from its result file ' +
+      'like a UDF\'s) — the transport floor; ' +
       '(b) the TypeScript twin of the UDF (bench/python/*.ts) through the TypeScript runtime. ' +
       `${o.rounds} interleaved rounds × up to ${o.perRound} sequential calls per side (fewer if a side's round passes ${o.maxMsPerRound / 1000} s); the per-round value is the median call time.`,
     '',
