@@ -11,7 +11,7 @@
  * geopandas) the section reports why it was skipped.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +106,16 @@ export async function benchPython(o: PythonOptions): Promise<string> {
     lastPool = this;
     return res;
   };
+  /**
+   * A copy of a result frame that can be decoded again and again (to time the decoding on its
+   * own): a large payload travels in a result file that the runtime reads and removes when it
+   * decodes, so the copy holds the file's bytes, peeked at before that.
+   */
+  const replayable = (f: Frame): Frame => {
+    const file = f.header.payloadFile as { path: string } | undefined;
+    if (!file) return { ...f, header: { ...f.header } };
+    return { type: f.type, header: { ...f.header, payloadFile: undefined }, payload: new Uint8Array(readFileSync(file.path)) };
+  };
 
   const cacheDir = mkdtempSync(join(tmpdir(), 'tilesmith-bench-py-'));
   const pyLoader = rt.createPythonLoader({ python, workers: 1, cacheDir, timeoutMs: 60_000, log: () => {} });
@@ -128,12 +138,21 @@ export async function benchPython(o: PythonOptions): Promise<string> {
   const runCase = async (label: string, name: string, params: Record<string, unknown>, check: (v: any) => boolean): Promise<CaseResult> => {
     const py = await runtimeOf(pyLoader, `${name}.py`);
     const ts = await runtimeOf(tsLoader, `${name}.ts`);
-    const probe = await py.run(call(params));
+    // The first call's frame, copied before the runtime decodes it: the decode measurement below.
+    let pyFrame: Frame | undefined;
+    const peek = rt.WorkerPool.prototype.request;
+    rt.WorkerPool.prototype.request = async function (this: Pool, req) {
+      const res = await peek.call(this, req);
+      if (req.type !== rt.FrameType.echo) pyFrame ??= replayable(res.frame);
+      return res;
+    };
+    const probe = await py.run(call(params)).finally(() => (rt.WorkerPool.prototype.request = peek));
     if (!check(probe.value) || !check((await ts.run(call(params))).value)) throw new Error(`bench UDF ${name}: unexpected result shape`);
-    let pyFrame = lastFrame!;
-    const bytes = pyFrame.payload.byteLength;
+    const bytes = pyFrame!.payload.byteLength;
     const payload = new Uint8Array(bytes).fill(7);
-    const echo = (parts: Uint8Array[]) => () => echoPool.request({ type: rt.FrameType.echo, header: {}, parts, what: 'echo', timeoutMs: 60_000 });
+    // The echo's answer is decoded too: a large one travels in a result file, which is read then.
+    const echo = (parts: Uint8Array[]) => async () =>
+      rt.decodeResult((await echoPool.request({ type: rt.FrameType.echo, header: {}, parts, what: 'echo', timeoutMs: 60_000 })).frame);
 
     const sums = { udf: 0, encode: 0, call: 0, n: 0, freed: 0, nFreed: 0 };
     let transferRounds: number[] = [];
@@ -151,9 +170,8 @@ export async function benchPython(o: PythonOptions): Promise<string> {
           const t0 = performance.now();
           await py.run(call(params));
           ms.push(performance.now() - t0);
-          pyFrame = lastFrame!;
           const pool = lastPool!;
-          const t = pyFrame.header.timings ?? {};
+          const t = lastFrame!.header.timings ?? {};
           sums.call += ms[ms.length - 1];
           sums.udf += t.udf ?? 0;
           beyond.push(ms[ms.length - 1] - (t.udf ?? 0));
@@ -183,7 +201,7 @@ export async function benchPython(o: PythonOptions): Promise<string> {
     sums.udf = sums.encode = sums.call = sums.n = sums.freed = sums.nFreed = 0;
     transferRounds = [];
     const r = await interleave(o.rounds, cases);
-    const decode = median(await timeCalls(() => rt.decodeResult(pyFrame), { count: 30, maxMs: 1000 }));
+    const decode = median(await timeCalls(() => rt.decodeResult(pyFrame!), { count: 30, maxMs: 1000 }));
     return {
       label,
       bytes,
@@ -219,15 +237,17 @@ export async function benchPython(o: PythonOptions): Promise<string> {
       measured: `${t.vsTs.median.toFixed(1)}× (spread ${fmt.range(t.vsTs)}; ${fmt.ms(t.ms)} beyond the UDF body vs ${fmt.ms(gdf.ts)} for the whole TypeScript call)`,
       met: t.vsTs.median <= 2,
       obstacle:
-        'most of what is left is the fixed cost of crossing a process boundary with ~420 KB, before any Python work: sending the call and waking the worker ' +
-        '(~0.2 ms), moving the result frame through the socketpair Node reads 64 KiB at a time (~0.7–0.9 ms from the worker\'s write to ' +
-        'the frame in Node, measured with both sides\' monotonic clocks), and decoding it into the same 10,000 GeoJSON features the ' +
-        'TypeScript twin builds (~0.45 ms: row objects as literals, ASCII text sliced from one string, no BigInt) — together already ' +
-        '~3× a TypeScript call of ~0.45 ms. Encoding in the worker is ~0.6–1 ms with the compiled accelerator (10,000 shapely 1.8 ' +
-        'points read through GEOS in one C loop, ~0.45 ms; the text column in one C pass), against ~17 ms in pure Python when the goal ' +
-        'was set. Freeing the 10,000 shapely objects after the reply (their `__del__`, now in C: ~2–3 ms, from ~14 ms) is reported in ' +
-        'its own column and not counted. With shapely 2 or a columnar result (GeoArrow) the encode would shrink further; the transport ' +
-        'and decode floors would not.',
+        'measured inside one call (both sides\' monotonic clocks, medians of 40 calls, /usr/bin/python3 with shapely 1.8): sending the call ' +
+        'and waking the worker ~0.3 ms; encoding in the worker ~0.8 ms, of which ~0.6 ms is reading 10,000 shapely 1.8 points through ' +
+        'GEOS in one C loop (one Python object, one GEOS object and one coordinate sequence per point, each a cache miss on a frame the ' +
+        'UDF has just built; GEOS\'s getCoordSeq alone is a dynamic_cast per point) and ~0.15 ms the text column; writing the ~380 KB ' +
+        'payload to its result file ~0.3 ms; waking Node ~0.27 ms; Node\'s promise hops to the decoder ~0.25 ms; reading the file ' +
+        '~0.28 ms; decoding into the 10,000 GeoJSON features ~0.5 ms (0.30 ms hot: the same objects the TypeScript twin builds). Every ' +
+        'step after the UDF runs on caches the UDF has just flushed and on processes that slept through it (the TypeScript twin is timed ' +
+        'back to back, hot), so the fixed costs of crossing a process boundary (two wake-ups, two copies of the payload, the decode) ' +
+        'are already ~3× a TypeScript call of ~0.4–0.5 ms before any Python work. Freeing the 10,000 shapely objects after the reply ' +
+        '(~3 ms) is reported in its own column and not counted. With shapely 2 (vectorised coordinates) or a columnar result the ' +
+        'encode would shrink by most of its ~0.8 ms; the wake-ups, copies and decode would not.',
     });
   }
   return [
@@ -236,7 +256,8 @@ export async function benchPython(o: PythonOptions): Promise<string> {
     `Python UDFs in bench/python/ run through the Python runtime (\`createPythonLoader\`, one worker, ${python}) with \`runtime.run()\`, ` +
       'i.e. call frame → worker → UDF → result frame → decoded into the GeoJSON / raster value a TypeScript UDF would return. Baselines: ' +
       '(a) the worker\'s echo frame (`P`) carrying as many payload bytes as the UDF\'s result frame, on a second pool of the same kind (one worker, ' +
-      'same interpreter; the loader keeps its own pool private) — the transport floor; ' +
+      'same interpreter; the loader keeps its own pool private; its answer is decoded, so a large one is read from its result file ' +
+      'like a UDF\'s) — the transport floor; ' +
       '(b) the TypeScript twin of the UDF (bench/python/*.ts) through the TypeScript runtime. ' +
       `${o.rounds} interleaved rounds × up to ${o.perRound} sequential calls per side (fewer if a side's round passes ${o.maxMsPerRound / 1000} s); the per-round value is the median call time.`,
     '',

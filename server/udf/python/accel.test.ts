@@ -67,6 +67,14 @@ def udf(which: str = "points"):
             None,
             wkt.loads("POLYGON EMPTY"),
         ], crs=4326)
+    if which == "columns":  # the worker's array-level GeoDataFrame path (with the accelerator) vs the Series path (without)
+        return gpd.GeoDataFrame({
+            "i": np.array([-1, 2**53, 7]), "u": np.array([1, 2, 2**63], dtype=np.uint64), "f": [1.5, float("nan"), -0.0],
+            "b": [True, False, True], "s": ["a", None, "é€"], "t": ["x", "y", "z"],
+        }, geometry=[Point(1, 2), None, Point(3, 4, 5)], crs=4326)
+    if which == "columns_other":  # what that path leaves to the Series one: dates, mixed objects, a named index
+        return gpd.GeoDataFrame({"d": pd.to_datetime(["2020-01-01", None]), "o": [1, "a"]},
+                                geometry=[Point(0, 0), Point(1, 1)], crs=4326).rename_axis("k")
     if which == "all_none":
         return gpd.GeoDataFrame({"i": [0, 1]}, geometry=gpd.GeoSeries([None, None]), crs=4326)
     if which == "empty":
@@ -107,7 +115,7 @@ def udf():
     return {"status": _accel.status(), "used": dict(_accel.used), "fastFree": _accel.fast_free}
 `;
 
-const CASES = ['points', 'points_missing', 'points_3d', 'points_many', 'mixed', 'owned', 'all_none', 'empty', 'text', 'text_empty'];
+const CASES = ['points', 'points_missing', 'points_3d', 'points_many', 'mixed', 'owned', 'all_none', 'empty', 'text', 'text_empty', 'columns', 'columns_other'];
 
 function call(params: Record<string, unknown> = {}): UdfCall {
   return { bounds: [-10, -10, 10, 10], tile: { x: 0, y: 0, z: 0 }, tileSize: 256, params, signal: new AbortController().signal };

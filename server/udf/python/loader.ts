@@ -53,6 +53,12 @@ export interface PythonLoaderOptions {
   envDir?: string;
   /** Debug-level messages (skipped canvas notes and widgets). @default dropped */
   debug?: (msg: string) => void;
+  /**
+   * Folder in which each worker pool makes its private folder for large result payloads, or
+   * null to send every result through the workers' pipes (see result-files.ts).
+   * @default TILESMITH_PY_RESULT_FILES, else /dev/shm, else <cacheDir>/_results
+   */
+  resultDir?: string | null;
 }
 
 /**
@@ -176,7 +182,7 @@ export function createPythonLoader(opts: PythonLoaderOptions): UdfLoader & { clo
           void old.close();
         }
       }
-      pools.set(key, (pool = new WorkerPool({ python, workers: n, memoryMb: mem, cacheDir, env, log, maxQueue: opts.maxQueue })));
+      pools.set(key, (pool = new WorkerPool({ python, workers: n, memoryMb: mem, cacheDir, env, log, maxQueue: opts.maxQueue, resultDir: opts.resultDir })));
     }
     return pool;
   };

@@ -9,10 +9,12 @@
  * process (PR_SET_PDEATHSIG, see worker.py).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OverloadedError, UdfTimeoutError, UdfUnavailableError, WorkerCrashedError } from '../../errors.ts';
 import { FrameReader, FrameType, encodeFrame, type Frame } from './protocol.ts';
+import { RESULT_FILE_MIN_BYTES, createResultDir, removeResultFile, resultBaseDir } from './result-files.ts';
 
 /** The worker script; its folder (holding the `tilesmith` and `fused` packages) becomes sys.path[0]. */
 export const WORKER_SCRIPT = fileURLToPath(new URL('./worker.py', import.meta.url));
@@ -30,6 +32,14 @@ export interface WorkerPoolOptions {
   env?: Record<string, string>;
   /** Most calls waiting for a worker; more are refused with `OverloadedError` (503). @default max(16, 8 × workers) */
   maxQueue?: number;
+  /**
+   * Where large result payloads travel (see result-files.ts): the folder in which this pool
+   * makes its own, or null to keep every result on the socket.
+   * @default resultBaseDir(cacheDir): TILESMITH_PY_RESULT_FILES, else /dev/shm, else <cacheDir>/_results
+   */
+  resultDir?: string | null;
+  /** Smallest payload sent through a file. @default RESULT_FILE_MIN_BYTES (64 KiB) */
+  resultFileMinBytes?: number;
   log?: (msg: string) => void;
 }
 
@@ -51,6 +61,12 @@ export interface PoolRequest {
 }
 
 export interface PoolResponse {
+  /**
+   * The answer. A large payload is not in `frame.payload` yet but in the file named by
+   * `frame.header.payloadFile` (`{path, length}`): `takePayload(frame)` (which `decodeResult`
+   * calls) reads and removes it; a consumer that drops such a frame undecoded removes it with
+   * `discardPayload(frame)`.
+   */
   frame: Frame;
   /** The worker process that answered. */
   pid: number;
@@ -81,6 +97,8 @@ interface Worker {
   stderrTotal: number;
   affinity: Set<string>;
   helloTimer?: NodeJS.Timeout;
+  /** The id of the last call or echo sent to it whose answer has not arrived: its result file, if any, is ours to remove. */
+  unanswered?: number;
 }
 
 const STDERR_TAIL = 4000;
@@ -167,6 +185,8 @@ export class WorkerPool {
   private nextId = 1;
   private closed = false;
   private warmed = false;
+  /** This pool's result folder: undefined until the first worker starts, null when results stay on the socket. */
+  private resultDir: string | null | undefined;
 
   constructor(private readonly opts: WorkerPoolOptions) {}
 
@@ -233,6 +253,31 @@ export class WorkerPool {
       ),
     );
     this.workers = [];
+    if (this.resultDir) {
+      // Frames read from here but never decoded lose their payload: the pool is gone.
+      rmSync(this.resultDir, { recursive: true, force: true });
+      this.resultDir = null;
+    }
+  }
+
+  /** The folder result files of this pool go to (made on first use), or null. */
+  private results(): string | null {
+    if (this.resultDir !== undefined) return this.resultDir;
+    const base = this.opts.resultDir === undefined ? resultBaseDir(this.opts.cacheDir) : this.opts.resultDir;
+    this.resultDir = null;
+    if (base) {
+      try {
+        this.resultDir = createResultDir(base);
+      } catch (e) {
+        this.opts.log?.(`[python] results travel through the workers' pipes: cannot make a result folder in ${base} (${(e as Error).message})`);
+      }
+    }
+    return this.resultDir;
+  }
+
+  /** The file a worker writes the payload of request `id` to (only this pool's folder, only numeric names). */
+  private resultFile(id: number): string {
+    return path.join(this.resultDir!, String(id));
   }
 
   private pump(): void {
@@ -255,6 +300,7 @@ export class WorkerPool {
     job.worker = w;
     job.startedAt = Date.now();
     job.stderrMark = w.stderrTotal;
+    if (this.resultDir && (job.req.type === FrameType.call || job.req.type === FrameType.echo)) w.unanswered = job.id;
     w.proc.stdin!.write(encodeFrame(job.req.type, { ...job.req.header, id: job.id }, job.req.parts));
   }
 
@@ -324,6 +370,9 @@ export class WorkerPool {
       TILESMITH_CACHE_DIR: o.cacheDir,
       // The worker dies with this process: it checks it is still our child after PR_SET_PDEATHSIG.
       TILESMITH_PARENT_PID: String(process.pid),
+      // Large results go through a file in this pool's folder (result-files.ts); empty: the pipe.
+      TILESMITH_RESULT_DIR: this.closed ? '' : (this.results() ?? ''),
+      TILESMITH_RESULT_FILE_MIN: String(this.opts.resultFileMinBytes ?? RESULT_FILE_MIN_BYTES),
     };
     // detached: the worker leads a new process group (and session), so a group kill takes
     // everything its UDFs forked, and Ctrl-C in the terminal does not reach it (Node decides).
@@ -377,6 +426,27 @@ export class WorkerPool {
       return;
     }
     const job = w.job;
+    if (frame.type !== FrameType.status && frame.header.id === w.unanswered) {
+      w.unanswered = undefined;
+      if (frame.header.payloadFile !== undefined) {
+        // The worker wrote the payload of exactly this request to its file: name it for the
+        // consumer (never a path from the worker), or remove it when nobody waits for it.
+        const length = frame.header.payloadFile;
+        const file = this.resultFile(frame.header.id);
+        if (!job || frame.header.id !== job.id || !Number.isSafeInteger(length) || length < 0) {
+          removeResultFile(file);
+          if (job && frame.header.id === job.id) {
+            w.job = undefined;
+            this.settle(job, new WorkerCrashedError(`the Python worker sent an unreadable answer to ${job.req.what} (a result file of ${JSON.stringify(length)} bytes)`, { pid: w.pid }));
+            this.kill(w);
+          }
+          return;
+        }
+        frame.header.payloadFile = { path: file, length };
+      }
+    } else if (frame.header.payloadFile !== undefined) {
+      frame.header.payloadFile = undefined; // not the answer this worker owes: no file to read
+    }
     if (!job || frame.header.id !== job.id) return; // answer to a request already abandoned
     if (frame.type === FrameType.status) {
       // Mid-call report: the call goes on.
@@ -404,6 +474,10 @@ export class WorkerPool {
 
   private onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null, error?: Error): void {
     clearTimeout(w.helloTimer);
+    // Died (or was stopped) before answering: whatever it wrote of a result file goes. After
+    // 'exit' it can write no more; its answer, if one was on the way, has been read by now.
+    if (w.unanswered !== undefined && this.resultDir) removeResultFile(this.resultFile(w.unanswered));
+    w.unanswered = undefined;
     const wasStarting = w.state === 'starting';
     const wasKilledByUs = w.state === 'dead';
     w.state = 'dead';

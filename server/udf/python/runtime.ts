@@ -5,7 +5,7 @@
 import { HttpError, UdfCoolingDownError, UdfError, UdfLoadError, WorkerCrashedError } from '../../errors.ts';
 import type { ComputedResult, EncodeRequest, ParamSpecs, UdfCall, UdfOutput, UdfRuntime } from '../../types.ts';
 import type { WorkerPool } from './pool.ts';
-import { FrameType, decodeResult, type Frame } from './protocol.ts';
+import { FrameType, decodeResult, discardPayload, type Frame } from './protocol.ts';
 
 /** What a worker needs to find and (re)load a UDF; sent with every call. */
 export interface UdfSpec {
@@ -163,7 +163,14 @@ export function createPythonRuntime(o: PythonRuntimeOptions): UdfRuntime {
       const t0 = performance.now();
       const frame = await callFrame(call);
       const udfMs = performance.now() - t0;
-      const out = await encodeFrame(spec.name, frame, encode, { signal: call.signal, what });
+      let out: ComputedResult;
+      try {
+        // A large payload is still in its result file: the thread reads (and removes) it.
+        out = await encodeFrame(spec.name, frame, encode, { signal: call.signal, what });
+      } catch (err) {
+        discardPayload(frame); // e.g. cancelled before a thread took it
+        throw err;
+      }
       // The thread timed the decoding; the UDF's own time is the worker round trip.
       return { ...out, timings: { udf: udfMs, encode: out.timings.udf + out.timings.encode } };
     };
