@@ -254,6 +254,7 @@ export async function benchPython(o: PythonOptions): Promise<string> {
     title,
     '',
     `Python UDFs in bench/python/ run through the Python runtime (\`createPythonLoader\`, one worker, ${python}) with \`runtime.run()\`, ` +
+      'called from a worker thread with the heap limits of a compute thread (where the server decodes Python results and runs TypeScript UDFs; bench/python-thread.mjs), ' +
       'i.e. call frame → worker → UDF → result frame → decoded into the GeoJSON / raster value a TypeScript UDF would return. Baselines: ' +
       '(a) the worker\'s echo frame (`P`) carrying as many payload bytes as the UDF\'s result frame, on a second pool of the same kind (one worker, ' +
       'same interpreter; the loader keeps its own pool private; its answer is decoded, so a large one is read from its result file ' +

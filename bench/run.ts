@@ -14,7 +14,9 @@ import { benchExportRedis } from './export-redis.ts';
 import { BENCH_TILE } from './fixtures.ts';
 import { goalsMarkdown } from './goals.ts';
 import { benchPng } from './png.ts';
-import { benchPython } from './python-roundtrip.ts';
+import type { benchPython } from './python-roundtrip.ts';
+import { Worker } from 'node:worker_threads';
+import { computeThreadLimits, DEFAULT_MEMORY_MB } from '../server/node/compute-pool.ts';
 import { benchVsPostgis } from './vs-postgis.ts';
 import { startServers } from './servers.ts';
 
@@ -43,6 +45,16 @@ function header(started: Date, seconds: number, load: number): string {
   ].join('\n');
 }
 
+/** Section 4 in a worker thread with a compute thread's heap limits; resolves to its markdown. */
+function inComputeThread(options: Parameters<typeof benchPython>[0]): Promise<string> {
+  const worker = new Worker(new URL('./python-thread.mjs', import.meta.url), { workerData: options, resourceLimits: computeThreadLimits(DEFAULT_MEMORY_MB) });
+  return new Promise<string>((resolve, reject) => {
+    worker.once('message', (m: { ok: boolean; markdown?: string; message?: string }) => (m.ok ? resolve(m.markdown!) : reject(new Error(`bench section 4: ${m.message}`))));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`bench section 4: its thread exited (code ${code}) before answering`)));
+  }).finally(() => void worker.terminate());
+}
+
 async function main() {
   const started = new Date();
   const load = loadavg()[0];
@@ -50,12 +62,12 @@ async function main() {
   const { z, x, y } = BENCH_TILE;
   const tilePath = `/udf/bench_points/tiles/${z}/${x}/${y}.mvt?n=1000`;
   const sections: string[] = [];
-  // Section 4 runs first, while this process's heap is fresh: it times the TypeScript twin of
-  // the Python UDFs here, and after the other sections (large heaps left behind) that twin took
-  // ~1.7 ms instead of the ~0.45 ms it takes in a process or thread of its own, which made the
-  // Python/TypeScript ratios look ~3× better than they are. Printed in its place below.
+  // Section 4 runs first, before the other sections load the machine and this process: after
+  // them (large heaps left behind) its TypeScript twin took ~1.7 ms instead of ~0.45 ms, which
+  // made the Python/TypeScript ratios look ~3× better than they are. Printed in its place below.
   console.error('bench: 4. Python round trips');
-  const python = await benchPython({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 30, maxMsPerRound: 1500 });
+  // In a thread configured like a compute thread (bench/python-thread.mjs says why).
+  const python = await inComputeThread({ rounds: quick ? 2 : 7, perRound: quick ? 5 : 30, maxMsPerRound: 1500 });
   const servers = await startServers(tilePath);
   try {
     console.error('bench: 1. cached tile hit vs bare node:http and nginx');

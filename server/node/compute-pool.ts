@@ -23,6 +23,21 @@ const STARTUP_MS = 30_000;
 /** Scheduling priority of compute threads relative to the main thread (Unix nice). */
 const NICE = 10;
 
+/** A compute thread's heap cap when neither `--udf-memory` nor the UDF's `memory` option sets one (MB). */
+export const DEFAULT_MEMORY_MB = 2048;
+
+/**
+ * The heap limits of a compute thread whose UDFs may use `memoryMb`: that old generation, and a
+ * young generation of 1/16 of it, 16–128 MB. A tile's whole working set (a 10k-feature result
+ * and its encoding, ~20–30 MB; a decoded Python result) then dies young instead of being copied
+ * out of a full nursery: 128 rather than 64 MB took whole-process CPU per cold 10k-point tile
+ * from 6.7–8.8 to 6.4–6.8 ms (600 tiles per run, 3 runs each, in a thread like these). The
+ * bench's Python section runs in a thread with these limits too (bench/python-thread.mjs).
+ */
+export function computeThreadLimits(memoryMb: number): { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number } {
+  return { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.min(128, Math.max(16, memoryMb / 16)) };
+}
+
 export interface ComputePoolOptions {
   /** Threads per pool. @default os.availableParallelism() */
   threads?: number;
@@ -73,7 +88,7 @@ export class ComputePool {
 
   constructor(private readonly opts: ComputePoolOptions = {}) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
-    this.memoryMb = opts.memoryMb ?? 2048;
+    this.memoryMb = opts.memoryMb ?? DEFAULT_MEMORY_MB;
     this.pool(this.memoryMb); // start the default threads now: the first tile should not pay for it
   }
 
@@ -89,11 +104,7 @@ export class ComputePool {
         idleTimeout: isDefault ? Infinity : 60_000,
         // UDFs may keep timers or sockets open between tasks: no synchronous Atomics wait.
         atomics: 'disabled',
-        // Young generation: 1/16 of the cap, 16–128 MB. A tile's whole working set (a 10k-feature
-        // result and its encoding, ~20–30 MB) then dies young instead of being copied out of a
-        // full nursery: 128 rather than 64 MB took whole-process CPU per cold 10k-point tile from
-        // 6.7–8.8 to 6.4–6.8 ms (600 tiles per run, 3 runs each, in a thread like these).
-        resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.min(128, Math.max(16, memoryMb / 16)) },
+        resourceLimits: computeThreadLimits(memoryMb),
         recordTiming: false,
         // Compute yields the CPU to the main thread (routing, cache hits) when both want it:
         // a cached tile must not wait behind an encoder on a busy box. Needs the optional
