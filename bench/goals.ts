@@ -23,6 +23,11 @@ export function recordGoal(r: GoalResult): void {
   results.push(r);
 }
 
+/** The goals recorded so far in this thread (a section run in a worker thread sends them to run.ts). */
+export function recordedGoals(): GoalResult[] {
+  return [...results];
+}
+
 export function goalsMarkdown(): string {
   const mark = (r: GoalResult) => (r.info ? 'informational' : r.met === null ? 'not measured' : r.met ? '**met**' : '**not met**');
   const lines = [

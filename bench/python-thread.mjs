@@ -10,8 +10,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 const { register } = await import('tsx/esm/api');
 register();
 const { benchPython } = await import(new URL('./python-roundtrip.ts', import.meta.url).href);
+const { recordedGoals } = await import(new URL('./goals.ts', import.meta.url).href);
 try {
-  parentPort.postMessage({ ok: true, markdown: await benchPython(workerData) });
+  const markdown = await benchPython(workerData);
+  // The goals it recorded live in this thread's copy of goals.ts: run.ts records them again.
+  parentPort.postMessage({ ok: true, markdown, goals: recordedGoals() });
 } catch (err) {
   parentPort.postMessage({ ok: false, message: String(err?.stack ?? err) });
 }

@@ -12,7 +12,7 @@ import { benchEdgeHits, benchPortablePng } from './edge.ts';
 import { benchIsolation } from './isolation.ts';
 import { benchExportRedis } from './export-redis.ts';
 import { BENCH_TILE } from './fixtures.ts';
-import { goalsMarkdown } from './goals.ts';
+import { goalsMarkdown, recordGoal, type GoalResult } from './goals.ts';
 import { benchPng } from './png.ts';
 import type { benchPython } from './python-roundtrip.ts';
 import { Worker } from 'node:worker_threads';
@@ -49,7 +49,11 @@ function header(started: Date, seconds: number, load: number): string {
 function inComputeThread(options: Parameters<typeof benchPython>[0]): Promise<string> {
   const worker = new Worker(new URL('./python-thread.mjs', import.meta.url), { workerData: options, resourceLimits: computeThreadLimits(DEFAULT_MEMORY_MB) });
   return new Promise<string>((resolve, reject) => {
-    worker.once('message', (m: { ok: boolean; markdown?: string; message?: string }) => (m.ok ? resolve(m.markdown!) : reject(new Error(`bench section 4: ${m.message}`))));
+    worker.once('message', (m: { ok: boolean; markdown?: string; goals?: GoalResult[]; message?: string }) => {
+      if (!m.ok) return reject(new Error(`bench section 4: ${m.message}`));
+      for (const g of m.goals ?? []) recordGoal(g);
+      resolve(m.markdown!);
+    });
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`bench section 4: its thread exited (code ${code}) before answering`)));
   }).finally(() => void worker.terminate());
