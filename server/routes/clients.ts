@@ -14,7 +14,7 @@ import { NotFoundError } from '../errors.ts';
 import { errorResponse } from '../http/response.ts';
 import { renderIndexPage, renderPreviewPage, type PageUdf } from '../pages/html.ts';
 import type { LoadedUdf, ResultKind } from '../types.ts';
-import { lookupUdf } from './map-metadata.ts';
+import { requireUdf } from './serve-result.ts';
 
 /** What the client routes need from the app. */
 export interface ClientRouteDeps {
@@ -186,7 +186,7 @@ export function createClientRoutes(deps: ClientRouteDeps): Hono {
   app.onError((err, c) => errorResponse(err, deps.log, c, { dev: deps.dev }));
 
   app.get('/udf/:name', async (c) => {
-    const udf = lookupUdf(deps.registry, c.req.param('name'), true);
+    const udf = requireUdf(deps, c.req.param('name'), true);
     let kind: string | null = null;
     if (!udf.loadError && udf.runtime) {
       const k = await deps.resolveKind(udf);

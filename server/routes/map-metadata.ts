@@ -9,10 +9,10 @@ import { Hono, type Context } from 'hono';
 import { qgisConnectionsXml } from '../../client/qgis.ts';
 import { udfStyle } from '../../client/maplibre.ts';
 import { tileUrl } from '../../client/index.ts';
-import { NotAcceptableError, NotFoundError, udfLoadFailure } from '../errors.ts';
+import { NotAcceptableError } from '../errors.ts';
 import { errorResponse } from '../http/response.ts';
 import type { LoadedUdf, ResultKind } from '../types.ts';
-import { UDF_NAME } from '../udf/name.ts';
+import { requireUdf } from './serve-result.ts';
 
 /** What the metadata routes need from the app (a subset of `AppHelpers`). */
 export interface MapMetadataDeps {
@@ -39,18 +39,6 @@ function passthroughParams(c: Context): Record<string, string> {
   return out;
 }
 
-/**
- * The UDF named in a route, or the error to answer: 404 for unknown names, the load error
- * (500/503) for UDFs that failed to load unless `allowBroken` (pages that show the error).
- */
-export function lookupUdf(registry: MapMetadataDeps['registry'], name: string, allowBroken = false): LoadedUdf {
-  const udf = UDF_NAME.test(name) ? registry.get(name) : undefined;
-  if (!udf) throw new NotFoundError(`Unknown UDF '${name.slice(0, 100)}'. See GET /udfs for the catalog.`, 'unknown_udf');
-  if (!allowBroken && (udf.loadError || !udf.runtime)) {
-    throw udfLoadFailure(name, udf.loadError);
-  }
-  return udf;
-}
 
 /** Map kinds a style or a QGIS connection can show. Unknown (`empty`) is treated as vector. */
 async function mapKind(deps: MapMetadataDeps, udf: LoadedUdf, what: string): Promise<'vector' | 'raster'> {
@@ -73,7 +61,7 @@ export function createMapMetadataRoutes(deps: MapMetadataDeps): Hono {
   app.onError((err, c) => errorResponse(err, deps.log, c, { dev: deps.dev }));
 
   app.get('/udf/:name/style.json', async (c) => {
-    const udf = lookupUdf(deps.registry, c.req.param('name'));
+    const udf = requireUdf(deps, c.req.param('name'));
     const kind = await mapKind(deps, udf, 'style.json');
     const base = deps.baseUrl(c.req.raw);
     const q = new URL(c.req.url).searchParams;
@@ -100,7 +88,7 @@ export function createMapMetadataRoutes(deps: MapMetadataDeps): Hono {
   });
 
   app.get('/udf/:name/qgis.xml', async (c) => {
-    const udf = lookupUdf(deps.registry, c.req.param('name'));
+    const udf = requireUdf(deps, c.req.param('name'));
     const kind = await mapKind(deps, udf, 'QGIS connection');
     const q = new URL(c.req.url).searchParams;
     const xml = qgisConnectionsXml({

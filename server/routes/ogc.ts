@@ -10,6 +10,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { BadRequestError, NotAcceptableError, NotFoundError, udfLoadFailure } from '../errors.ts';
+import { UDF_NAME } from '../udf/name.ts';
 import type { LoadedUdf, ResultKind } from '../types.ts';
 import { zoomRange } from './udf-routes.ts';
 
@@ -68,7 +69,7 @@ async function dataTypeOf(deps: OgcRouteDeps, udf: LoadedUdf): Promise<'vector' 
 }
 
 function lookup(deps: OgcRouteDeps, id: string): LoadedUdf {
-  const udf = /^[A-Za-z0-9_-]{1,128}$/.test(id) ? deps.registry.get(id) : undefined;
+  const udf = UDF_NAME.test(id) ? deps.registry.get(id) : undefined;
   if (!udf) throw new NotFoundError(`No collection '${id.slice(0, 100)}': collections are the vector and raster UDFs listed by the collections endpoint.`, 'unknown_udf');
   if (udf.loadError || !udf.runtime) throw udfLoadFailure(id, udf.loadError);
   return udf;

@@ -93,16 +93,17 @@ export function queryOf(c: Context): Record<string, string[]> {
   return c.req.queries() as Record<string, string[]>;
 }
 
-/** Finds a UDF by name or throws 404 (or its load error). */
-export function requireUdf(deps: Pick<ServeDeps, 'registry'>, name: string): LoadedUdf {
+/**
+ * Finds a UDF by name or throws 404, or its load error (500/503, see `udfLoadFailure`) unless
+ * `allowBroken` (pages that show the error).
+ */
+export function requireUdf(deps: Pick<ServeDeps, 'registry'>, name: string, allowBroken = false): LoadedUdf {
   if (!UDF_NAME.test(name)) {
     throw new NotFoundError(`Unknown UDF ${JSON.stringify(name.slice(0, 100))}: UDF names contain only letters, digits, _ and -. See GET /udfs for the catalog.`, 'unknown_udf');
   }
   const udf = deps.registry.get(name);
   if (!udf) throw new NotFoundError(`Unknown UDF '${name}'. See GET /udfs for the catalog.`, 'unknown_udf');
-  if (udf.loadError || !udf.runtime) {
-    throw udfLoadFailure(name, udf.loadError);
-  }
+  if (!allowBroken && (udf.loadError || !udf.runtime)) throw udfLoadFailure(name, udf.loadError);
   return udf;
 }
 
