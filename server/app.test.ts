@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { describe, expect, it } from 'vitest';
-import { createApp, pathAndQueryLength } from './app.ts';
+import { corsPolicy, createApp, pathAndQueryLength } from './app.ts';
 import { createMemoryCache } from './cache/memory.ts';
 import { createDefaultEncoderRegistry } from './encoders/index.ts';
 import { BadRequestError, NotFoundError } from './errors.ts';
@@ -164,5 +164,18 @@ describe('pathAndQueryLength', () => {
     ]) {
       expect(pathAndQueryLength(url)).toBe(url.length - new URL(url).origin.length);
     }
+  });
+});
+
+describe('corsPolicy', () => {
+  it('answers one frozen headers object per allowed origin (the cached-hit fast path keys its prepared headers on it)', () => {
+    const cors = corsPolicy(['https://a.example', 'https://b.example']);
+    const a = cors.headers('https://a.example');
+    expect(a['Access-Control-Allow-Origin']).toBe('https://a.example');
+    expect(a.Vary).toBe('Origin');
+    expect(cors.headers('https://a.example')).toBe(a);
+    expect(cors.headers('https://b.example')['Access-Control-Allow-Origin']).toBe('https://b.example');
+    expect(cors.headers('https://evil.example')['Access-Control-Allow-Origin']).toBeUndefined();
+    expect(Object.isFrozen(a)).toBe(true);
   });
 });

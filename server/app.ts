@@ -221,11 +221,17 @@ export function corsPolicy(origin: string | string[]): {
   };
   const forAny = any ? build('*') : undefined;
   const denied = build(null);
+  // One frozen object per allowed origin (the list is the operator's, so this stays small): the
+  // cached-hit fast path keeps a prepared header list per entry and common-headers object.
+  const perOrigin = new Map<string, CommonHeaders>();
   return {
     headers(requestOrigin) {
       if (forAny) return forAny;
       const allowOrigin = allowed(requestOrigin ?? '');
-      return allowOrigin ? build(allowOrigin) : denied;
+      if (!allowOrigin) return denied;
+      let h = perOrigin.get(allowOrigin);
+      if (!h) perOrigin.set(allowOrigin, (h = build(allowOrigin)));
+      return h;
     },
     preflight(common) {
       const headers: Record<string, string> = {};
